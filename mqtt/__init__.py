@@ -1,0 +1,1 @@
+"""The edge-centre MQTT contract (issue 4). See design.md."""

@@ -1,0 +1,5 @@
+import sys
+
+from roadguard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""The `roadguard` command. Each package registers its own sub-commands, imported lazily so
+that `roadguard detect` on an edge box never imports the centre and vice versa."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from roadguard import __version__
+
+# Modules exposing `register(subparsers)`; each adds its commands with a `func` default.
+COMMAND_MODULES = ("models.cli", "cameras.cli", "edge.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roadguard", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"roadguard {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:  # an extra that is not installed on this box
+            logging.getLogger(__name__).debug("commands of %s unavailable: %s", name, exc)
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
