@@ -1,0 +1,191 @@
+"""The site config: one YAML file per edge node, validated before anything runs.
+
+Every field says what it is for and its bounds (after Frigate's config), models forbid
+unknown keys so a typo is an error rather than a silently ignored setting, and zone
+polygons may be relative (0-1) so a camera resolution change does not break a site.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edge.schedule import ScheduleRule, parse_rule
+from models.coco import CLASS_ID, VEHICLE_CLASSES
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class LadderPolicy(StrictModel):
+    """The warn-first ladder of one zone (design.md, "Warning ladder")."""
+
+    grace_s: Seconds = Field(60, title="Grace", description="Stopped this long before warning 1.")
+    repeat_s: Seconds = Field(
+        120, title="Repeat", description="From warning 1 to warning 2 (may name the plate)."
+    )
+    final_s: Seconds = Field(
+        180, title="Final", description="From warning 2 to recording a violation."
+    )
+    cooldown_s: Seconds = Field(
+        900,
+        title="Cooldown",
+        description="The same vehicle is not re-warned or re-ticketed in this zone within it.",
+    )
+
+
+class ZoneConfig(StrictModel):
+    id: str = Field(title="Zone id", description="Stable id used in events.", pattern=r"^[\w-]+$")
+    name: str = Field("", title="Name", description="What the sign says; used in announcements.")
+    polygon: list[tuple[float, float]] = Field(
+        title="Polygon",
+        description="Corners in pixels, or all in 0-1 as fractions of the frame.",
+        min_length=3,
+    )
+    classes: list[str] = Field(
+        default_factory=lambda: sorted(VEHICLE_CLASSES),
+        title="Classes",
+        description="COCO classes this rule applies to.",
+    )
+    schedule: list[str] = Field(
+        default_factory=lambda: ["always"],
+        title="Schedule",
+        description="When parking is forbidden, e.g. '07:00-19:00 weekdays'; 'always' by default.",
+    )
+    policy: LadderPolicy | None = Field(
+        None, title="Ladder", description="Overrides the node's default ladder for this zone."
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: list[str]) -> list[str]:
+        unknown = [c for c in classes if c not in CLASS_ID]
+        if unknown:
+            raise ValueError(f"unknown COCO classes {unknown}")
+        return classes
+
+    @field_validator("schedule")
+    @classmethod
+    def _readable_schedule(cls, rules: list[str]) -> list[str]:
+        for rule in rules:
+            parse_rule(rule)  # raises ValueError with the reason
+        return rules
+
+    @property
+    def schedule_rules(self) -> list[ScheduleRule | None]:
+        return [parse_rule(r) for r in self.schedule]
+
+    @property
+    def relative(self) -> bool:
+        return all(0 <= x <= 1 and 0 <= y <= 1 for x, y in self.polygon)
+
+
+class MotionConfig(StrictModel):
+    """Cheap frame differencing so the detector only runs when something moved."""
+
+    enabled: bool = Field(True, description="Skip detection on frames where nothing moved.")
+    width: int = Field(160, ge=32, description="Grey frames are downscaled to this width.")
+    pixel_threshold: int = Field(25, ge=1, le=255, description="Grey-level change that counts.")
+    area_fraction: float = Field(
+        0.002, gt=0, lt=1, description="Fraction of changed pixels that means motion."
+    )
+    recheck_s: Seconds = Field(
+        5, description="Run the detector at least this often, to re-check stationary vehicles."
+    )
+
+
+class EpisodeRules(StrictModel):
+    """How detections become parking episodes (design.md, "The parking episode")."""
+
+    still_window_s: Seconds = Field(
+        3, description="A vehicle counts as stopped after this long without moving."
+    )
+    still_iou: float = Field(
+        0.75, gt=0, le=1, description="Box IoU with its anchor above which it has not moved."
+    )
+    release_iou: float = Field(
+        0.5, gt=0, le=1, description="Box IoU with the anchor below which a parked vehicle left."
+    )
+    takeover_iou: float = Field(
+        0.5, gt=0, le=1, description="A new track this close to an episode's anchor takes it over."
+    )
+    occlusion_grace_s: Seconds = Field(
+        12, description="An unseen vehicle is still there for this long (a bus passing in front)."
+    )
+    seen_within_s: Seconds = Field(
+        2, description="A warning or violation needs the vehicle seen this recently."
+    )
+    congestion_min_stopped: int = Field(
+        3, ge=2, description="Stopped vehicles in view before congestion is considered."
+    )
+    congestion_ratio: float = Field(
+        0.6, gt=0, le=1, description="Share of vehicles in view stopped that means congestion."
+    )
+
+
+class DetectorConfig(StrictModel):
+    model: Path | None = Field(
+        None, description="ONNX model; the prepared NanoDet when empty (roadguard models prepare)."
+    )
+    score_threshold: float = Field(0.3, gt=0, lt=1, description="Lowest detection score kept.")
+    regions: Literal["frame", "zones", "frame+zones"] = Field(
+        "frame",
+        description="Detect on the whole frame, on crops around the zones (small, distant "
+        "vehicles), or both.",
+    )
+
+
+class CameraConfig(StrictModel):
+    id: str = Field(title="Camera id", pattern=r"^[\w-]+$")
+    source: str = Field(
+        description="rtsp://, http(s)://, a video file, an image folder, a USB index, "
+        "or scene:NAME for a scripted demo scene."
+    )
+    fps: float = Field(5, gt=0, le=60, description="Frames per second analysed (a cap).")
+    zones: list[ZoneConfig] = Field(min_length=1, description="No-parking zones in this view.")
+    motion: MotionConfig | None = Field(None, description="Overrides the node's motion gate.")
+
+    @model_validator(mode="after")
+    def _unique_zone_ids(self) -> CameraConfig:
+        ids = [z.id for z in self.zones]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"zone ids must be unique per camera, got {ids}")
+        return self
+
+
+class OutputConfig(StrictModel):
+    episode_log: Path = Field(
+        Path("roadguard-episodes.jsonl"), description="Episode transitions, one JSON per line."
+    )
+    evidence_dir: Path = Field(Path("roadguard-evidence"), description="Evidence JPEGs.")
+
+
+class SiteConfig(StrictModel):
+    node_id: str = Field(title="Node id", pattern=r"^[\w-]+$", description="Unique per edge box.")
+    cameras: list[CameraConfig] = Field(min_length=1)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    ladder: LadderPolicy = Field(
+        default_factory=LadderPolicy, description="Default ladder for zones without their own."
+    )
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    episodes: EpisodeRules = Field(default_factory=EpisodeRules)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> SiteConfig:
+        ids = [c.id for c in self.cameras]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"camera ids must be unique, got {ids}")
+        return self
+
+    def policy_for(self, zone: ZoneConfig) -> LadderPolicy:
+        return zone.policy or self.ladder
+
+    def motion_for(self, camera: CameraConfig) -> MotionConfig:
+        return camera.motion or self.motion

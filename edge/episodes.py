@@ -1,0 +1,306 @@
+"""Parking episodes: one vehicle staying in one no-parking zone, and its warning ladder.
+
+A tracker id is not a parked car: ids switch under occlusion and flicker, so everything that
+matters (timers, warnings, evidence) hangs off the episode. An episode is anchored to where the
+vehicle stands; a new track that appears on that anchor takes the episode over, and a vehicle
+unseen for a short while (a bus in front) is still there. All timing uses frame timestamps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from edge.config import EpisodeRules, LadderPolicy
+from edge.geometry import box_area, box_iou
+from edge.stillness import StillnessTracker, TrackHistory
+from edge.zones import Zone
+from models.coco import CLASS_ID, COCO_CLASSES, VEHICLE_CLASSES
+from models.detections import Detections
+
+_VEHICLE_IDS = np.array(sorted(CLASS_ID[c] for c in VEHICLE_CLASSES), np.int32)
+
+
+class Transition(StrEnum):
+    """The episode transitions of the contract (design.md)."""
+
+    STOPPED = "stopped"
+    WARNED = "warned"
+    DISSUADED = "dissuaded"
+    CLEARED = "cleared"
+    VIOLATION = "violation"
+
+
+@dataclass
+class Episode:
+    zone: Zone
+    policy: LadderPolicy
+    track_id: int
+    vehicle_class: str
+    anchor: np.ndarray
+    stopped_at: float
+    last_seen: float
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    box: np.ndarray | None = None
+    track_ids: list[int] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    violation_at: float | None = None
+    ended_at: float | None = None
+    outcome: Transition | None = None
+    suspended_s: float = 0.0
+    cooldown_of: str | None = None
+    plate: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    _last_update: float | None = None
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.warnings) + (self.violation_at is not None)
+
+    def ladder_elapsed(self, timestamp: float) -> float:
+        """Seconds stopped, not counting time suspended by congestion."""
+        return timestamp - self.stopped_at - self.suspended_s
+
+    def next_step_due(self) -> float:
+        """Ladder time at which the next step falls due (inf when the ladder is done)."""
+        p = self.policy
+        marks = (p.grace_s, p.grace_s + p.repeat_s, p.grace_s + p.repeat_s + p.final_s)
+        return marks[self.steps_done] if self.steps_done < len(marks) else float("inf")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The full current state: each message is self-contained, never a diff."""
+        return {
+            "episode_id": self.id,
+            "zone_id": self.zone.id,
+            "zone_name": self.zone.config.name or self.zone.id,
+            "vehicle_class": self.vehicle_class,
+            "box": _box_list(self.box if self.box is not None else self.anchor),
+            "anchor": _box_list(self.anchor),
+            "stopped_at": round(self.stopped_at, 3),
+            "warnings": list(self.warnings),
+            "violation_at": self.violation_at,
+            "ended_at": self.ended_at,
+            "outcome": str(self.outcome) if self.outcome else None,
+            "track_ids": list(self.track_ids),
+            "suspended_s": round(self.suspended_s, 3),
+            "cooldown_of": self.cooldown_of,
+            "plate": self.plate,
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class EpisodeEvent:
+    transition: Transition
+    episode: Episode
+    timestamp: float
+
+    @property
+    def warning_number(self) -> int | None:
+        return len(self.episode.warnings) if self.transition is Transition.WARNED else None
+
+
+@dataclass(frozen=True)
+class _Closed:
+    zone_id: str
+    anchor: np.ndarray
+    ended_at: float
+    episode_id: str
+    escalated: bool  # warned or ticketed: what cooldown protects against repeating
+    cooldown_s: float
+
+
+class EpisodeBook:
+    """All open episodes of one camera, advanced frame by frame."""
+
+    def __init__(
+        self, zones: list[Zone], policies: dict[str, LadderPolicy], rules: EpisodeRules
+    ) -> None:
+        self.zones = zones
+        self.policies = policies
+        self.rules = rules
+        self.stillness = StillnessTracker(rules.still_iou, forget_after_s=rules.occlusion_grace_s)
+        self.open: list[Episode] = []
+        self._closed: list[_Closed] = []
+        self.congested = False
+
+    # -- frames where the detector ran -------------------------------------------------------
+    def update(self, tracked: Detections, timestamp: float, moment: datetime) -> list[EpisodeEvent]:
+        vehicles = tracked[np.isin(tracked.class_id, _VEHICLE_IDS) & (tracked.tracker_id >= 0)]
+        histories = self.stillness.observe(
+            vehicles.tracker_id, vehicles.xyxy, vehicles.class_id, timestamp
+        )
+        self.congested = self._is_congested(histories, timestamp)
+        events: list[EpisodeEvent] = []
+        for episode in list(self.open):
+            events += self._follow(episode, histories, timestamp, moment)
+        events += self._open_new(vehicles, histories, timestamp, moment)
+        events += self._advance(timestamp)
+        return events
+
+    # -- frames the motion gate skipped: nothing moved, so every parked vehicle is still there --
+    def tick(self, timestamp: float) -> list[EpisodeEvent]:
+        for episode in self.open:
+            if timestamp - episode.last_seen <= self.rules.seen_within_s + 1e-9:
+                episode.last_seen = timestamp
+        return self._advance(timestamp)
+
+    # ------------------------------------------------------------------------------------------
+    def _is_congested(self, histories: list[TrackHistory], timestamp: float) -> bool:
+        """Most vehicles in view stopped at once is a jam, not parking: suspend, never warn."""
+        stopped = sum(h.still_for(timestamp) >= self.rules.still_window_s for h in histories)
+        return (
+            stopped >= self.rules.congestion_min_stopped
+            and stopped >= self.rules.congestion_ratio * len(histories)
+        )
+
+    def _follow(
+        self, episode: Episode, histories: list[TrackHistory], timestamp: float, moment: datetime
+    ) -> list[EpisodeEvent]:
+        """Keep an episode on its vehicle through id switches and occlusion; end it when the
+        vehicle has gone."""
+        if not episode.zone.active_at(moment):
+            return self._close(episode, episode.last_seen)
+        own = next((h for h in histories if h.track_id == episode.track_id), None)
+        if own is not None and box_iou(own.box, episode.anchor) >= self.rules.release_iou:
+            episode.box, episode.last_seen = own.box, timestamp
+            return []
+        # Bound track gone or moved away: does another track now stand on the anchor?
+        bound = {e.track_id for e in self.open if e is not episode}
+        successor = self._successor(episode, histories, bound)
+        if successor is not None:
+            episode.track_id = successor.track_id
+            episode.track_ids.append(successor.track_id)
+            episode.box, episode.last_seen = successor.box, timestamp
+            return []
+        if own is not None:  # its own track drove off the anchor: the vehicle left
+            return self._close(episode, episode.last_seen)
+        if timestamp - episode.last_seen > self.rules.occlusion_grace_s:
+            return self._close(episode, episode.last_seen)
+        return []
+
+    def _successor(
+        self, episode: Episode, histories: list[TrackHistory], bound: set[int]
+    ) -> TrackHistory | None:
+        """A track on the episode's anchor, of a similar size (a bus passing in front of a
+        parked car overlaps it but is not it)."""
+        best, best_iou = None, self.rules.takeover_iou
+        anchor_area = box_area(episode.anchor)
+        for history in histories:
+            if history.track_id in bound or history.track_id == episode.track_id:
+                continue
+            ratio = box_area(history.box) / anchor_area if anchor_area else 0
+            iou = box_iou(history.box, episode.anchor)
+            if 0.5 <= ratio <= 2.0 and iou >= best_iou:
+                best, best_iou = history, iou
+        return best
+
+    def _open_new(
+        self,
+        vehicles: Detections,
+        histories: list[TrackHistory],
+        timestamp: float,
+        moment: datetime,
+    ) -> list[EpisodeEvent]:
+        if self.congested:
+            return []
+        bound = {e.track_id for e in self.open}
+        events = []
+        for zone in self.zones:
+            if not zone.active_at(moment):
+                continue
+            inside = zone.trigger(vehicles)
+            for history, in_zone in zip(histories, inside, strict=True):
+                if not in_zone or history.track_id in bound:
+                    continue
+                if history.still_for(timestamp) < self.rules.still_window_s:
+                    continue
+                if history.class_id not in {CLASS_ID[c] for c in zone.config.classes}:
+                    continue
+                if any(
+                    box_iou(history.anchor, e.anchor) >= self.rules.takeover_iou for e in self.open
+                ):
+                    continue
+                episode = Episode(
+                    zone=zone,
+                    policy=self.policies[zone.id],
+                    track_id=history.track_id,
+                    vehicle_class=COCO_CLASSES[history.class_id],
+                    anchor=history.anchor.copy(),
+                    stopped_at=history.anchor_since,
+                    last_seen=timestamp,
+                    box=history.box,
+                    track_ids=[history.track_id],
+                    _last_update=timestamp,
+                )
+                episode.cooldown_of = self._recent_escalation(zone.id, episode.anchor, timestamp)
+                self.open.append(episode)
+                bound.add(history.track_id)
+                events.append(EpisodeEvent(Transition.STOPPED, episode, timestamp))
+        return events
+
+    def _recent_escalation(self, zone_id: str, anchor: np.ndarray, timestamp: float) -> str | None:
+        """The episode that already warned or ticketed this vehicle here within its cooldown.
+
+        Without a plate the vehicle is recognised by where it stands; issue 7's plate reader
+        will key this on (plate, zone)."""
+        self._closed = [c for c in self._closed if timestamp - c.ended_at <= c.cooldown_s]
+        for closed in reversed(self._closed):
+            if (
+                closed.zone_id == zone_id
+                and closed.escalated
+                and box_iou(closed.anchor, anchor) >= self.rules.takeover_iou
+            ):
+                return closed.episode_id
+        return None
+
+    def _advance(self, timestamp: float) -> list[EpisodeEvent]:
+        """Move each open episode up its ladder; congestion pauses the ladder clock."""
+        events = []
+        for episode in self.open:
+            last = episode._last_update if episode._last_update is not None else timestamp
+            if self.congested:
+                episode.suspended_s += max(0.0, timestamp - last)
+            episode._last_update = timestamp
+            if self.congested or episode.cooldown_of is not None:
+                continue
+            if timestamp - episode.last_seen > self.rules.seen_within_s:
+                continue  # hidden right now: no warning or ticket on a vehicle we cannot see
+            if episode.ladder_elapsed(timestamp) < episode.next_step_due():
+                continue
+            if len(episode.warnings) < 2:
+                episode.warnings.append({"n": len(episode.warnings) + 1, "at": round(timestamp, 3)})
+                events.append(EpisodeEvent(Transition.WARNED, episode, timestamp))
+            else:
+                episode.violation_at = round(timestamp, 3)
+                events.append(EpisodeEvent(Transition.VIOLATION, episode, timestamp))
+        return events
+
+    def _close(self, episode: Episode, ended_at: float) -> list[EpisodeEvent]:
+        self.open.remove(episode)
+        episode.ended_at = round(ended_at, 3)
+        escalated = bool(episode.warnings) or episode.violation_at is not None
+        self._closed.append(
+            _Closed(
+                episode.zone.id,
+                episode.anchor,
+                ended_at,
+                episode.id,
+                escalated,
+                episode.policy.cooldown_s,
+            )
+        )
+        if episode.violation_at is not None:
+            episode.outcome = Transition.VIOLATION  # ticketed vehicles leaving is no success
+            return []
+        episode.outcome = Transition.DISSUADED if episode.warnings else Transition.CLEARED
+        return [EpisodeEvent(episode.outcome, episode, ended_at)]
+
+
+def _box_list(box: np.ndarray) -> list[float]:
+    return [round(float(v), 1) for v in box]

@@ -1,0 +1,183 @@
+"""Episode rules on hand-made tracked boxes: every timer is driven by frame timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from edge.config import EpisodeRules, LadderPolicy, ZoneConfig
+from edge.episodes import EpisodeBook
+from edge.zones import Zone
+from models.coco import CLASS_ID
+from models.detections import Detections
+
+CAR, BUS = CLASS_ID["car"], CLASS_ID["bus"]
+NOON = datetime(2026, 11, 24, 12, 0)  # a Tuesday
+POLICY = LadderPolicy(grace_s=10, repeat_s=10, final_s=10, cooldown_s=60)
+PARKED = [300, 300, 500, 400]  # bottom-centre (400, 400) is inside the zone below
+FPS = 5
+
+
+def make_book(**rules) -> EpisodeBook:
+    zone = Zone(
+        ZoneConfig(id="gate", polygon=[(200, 350), (700, 350), (700, 450), (200, 450)]), (960, 540)
+    )
+    return EpisodeBook([zone], {"gate": POLICY}, EpisodeRules(**rules))
+
+
+def tracked(*vehicles: tuple[int, list[float], int]) -> Detections:
+    """(tracker_id, box, class_id) triples as tracker output."""
+    if not vehicles:
+        return Detections.empty()
+    ids, boxes, classes = zip(*vehicles, strict=True)
+    return Detections(np.array(boxes), np.full(len(ids), 0.8), np.array(classes), np.array(ids))
+
+
+def run(book: EpisodeBook, start: float, end: float, frame_at) -> list:
+    """Feed frames at FPS from start to end; `frame_at(t)` gives the tracked vehicles."""
+    events = []
+    for i in range(round((end - start) * FPS)):
+        t = start + i / FPS
+        events += book.update(frame_at(t), t, NOON)
+    return events
+
+
+def kinds(events) -> list[str]:
+    return [str(e.transition) for e in events]
+
+
+def test_full_ladder_then_violation_with_two_warnings_at_policy_times():
+    book = make_book()
+    events = run(book, 0, 40, lambda t: tracked((1, PARKED, CAR)))
+    assert kinds(events) == ["stopped", "warned", "warned", "violation"]
+    stopped, w1, w2, violation = events
+    assert stopped.episode.stopped_at == 0
+    assert w1.timestamp == pytest.approx(10) and w2.timestamp == pytest.approx(20)
+    assert violation.timestamp == pytest.approx(30)
+    assert len({e.episode.id for e in events}) == 1
+
+
+def test_leaving_after_first_warning_is_dissuaded():
+    book = make_book()
+    events = run(book, 0, 15, lambda t: tracked((1, PARKED, CAR)))
+    events += run(book, 15, 30, lambda t: tracked())  # gone; occlusion grace then expires
+    assert kinds(events) == ["stopped", "warned", "dissuaded"]
+    assert events[-1].episode.ended_at == pytest.approx(15 - 1 / FPS)
+
+
+def test_delivery_stop_shorter_than_grace_is_cleared_without_warning():
+    book = make_book()
+    events = run(book, 0, 6, lambda t: tracked((1, PARKED, CAR)))
+    leaving = lambda t: tracked((1, [300 + 60 * (t - 6), 300, 500 + 60 * (t - 6), 400], CAR))  # noqa: E731
+    events += run(book, 6, 12, leaving)
+    assert kinds(events) == ["stopped", "cleared"]
+
+
+def test_moving_traffic_through_the_zone_opens_no_episode():
+    book = make_book()
+    drive = lambda t: tracked((1, [40 * t, 300, 40 * t + 200, 400], CAR))  # noqa: E731
+    assert run(book, 0, 20, drive) == []
+
+
+def test_forced_id_switch_keeps_one_episode():
+    book = make_book()
+    events = run(book, 0, 12, lambda t: tracked((1, PARKED, CAR)))
+    jitter = [PARKED[0] + 3, PARKED[1] - 2, PARKED[2] + 2, PARKED[3] + 1]
+    events += run(book, 12, 40, lambda t: tracked((7, jitter, CAR)))  # the tracker renamed it
+    assert kinds(events) == ["stopped", "warned", "warned", "violation"]
+    assert len({e.episode.id for e in events}) == 1
+    assert events[-1].episode.track_ids == [1, 7]
+
+
+def test_bus_hiding_the_car_for_5s_neither_resets_nor_duplicates_the_episode():
+    book = make_book()
+    bus_box = lambda t: [100 + 80 * (t - 8), 200, 700 + 80 * (t - 8), 470]  # noqa: E731
+
+    def scene(t: float) -> Detections:
+        if t < 8:
+            return tracked((1, PARKED, CAR))
+        if t < 13:  # bus in front: the car is not detected at all
+            return tracked((2, bus_box(8.0), BUS))
+        return tracked((3, PARKED, CAR), (2, bus_box(t), BUS))  # car back under a new id
+
+    events = run(book, 0, 40, scene)
+    assert kinds(events) == ["stopped", "warned", "warned", "violation"]
+    assert len({e.episode.id for e in events}) == 1
+    episode = events[0].episode
+    assert episode.stopped_at == 0
+    assert 2 not in episode.track_ids  # the bus never took the episode over
+    # Warning 1 was due at 10 s while hidden: it waits until the car is seen again.
+    assert events[1].timestamp == pytest.approx(13)
+
+
+def test_vehicle_gone_longer_than_occlusion_grace_ends_the_episode():
+    book = make_book(occlusion_grace_s=4)
+    events = run(book, 0, 5, lambda t: tracked((1, PARKED, CAR)))
+    events += run(book, 5, 15, lambda t: tracked())
+    assert kinds(events) == ["stopped", "cleared"]
+
+
+def test_congestion_suspends_the_ladder_instead_of_warning():
+    book = make_book()
+    queue = [[300 + 210 * i, 300, 500 + 210 * i, 400] for i in range(-1, 3)]
+
+    def jam(t: float) -> Detections:
+        if t < 30:  # four cars stopped bumper to bumper, one of them in the zone
+            return tracked(*[(i + 1, box, CAR) for i, box in enumerate(queue)])
+        shift = 50 * (t - 30)  # traffic moves on
+        return tracked(
+            *[
+                (i + 1, [b[0] + shift, b[1], b[2] + shift, b[3]], CAR)
+                for i, box in enumerate(queue)
+                for b in [box]
+            ]
+        )
+
+    events = run(book, 0, 40, jam)
+    assert "warned" not in kinds(events) and "violation" not in kinds(events)
+
+
+def test_parked_cars_alone_are_not_congestion():
+    book = make_book()
+    far = [700, 100, 800, 160]  # a car parked outside the zone
+    events = run(book, 0, 12, lambda t: tracked((1, PARKED, CAR), (2, far, CAR)))
+    assert kinds(events) == ["stopped", "warned"]
+
+
+def test_same_vehicle_returning_within_cooldown_is_not_warned_again():
+    book = make_book()
+    events = run(book, 0, 12, lambda t: tracked((1, PARKED, CAR)))
+    events += run(book, 12, 26, lambda t: tracked())  # leaves after warning 1: dissuaded
+    events += run(book, 26, 60, lambda t: tracked((9, PARKED, CAR)))  # back within 60 s
+    assert kinds(events) == ["stopped", "warned", "dissuaded", "stopped"]
+    assert events[-1].episode.cooldown_of == events[0].episode.id
+
+
+def test_zone_class_filter_and_schedule():
+    zone = Zone(
+        ZoneConfig(
+            id="bus-stop",
+            polygon=[(200, 350), (700, 350), (700, 450), (200, 450)],
+            classes=["car"],
+            schedule=["07:00-19:00 weekdays"],
+        ),
+        (960, 540),
+    )
+    book = EpisodeBook([zone], {"bus-stop": POLICY}, EpisodeRules())
+    saturday = datetime(2026, 11, 28, 12, 0)
+    assert [book.update(tracked((1, PARKED, CAR)), i / FPS, saturday) for i in range(50)] == [
+        []
+    ] * 50
+    book = EpisodeBook([zone], {"bus-stop": POLICY}, EpisodeRules())
+    assert all(book.update(tracked((1, PARKED, BUS)), i / FPS, NOON) == [] for i in range(50))
+
+
+def test_skipped_frames_keep_the_ladder_running():
+    """Frames the motion gate skipped (nothing moved) still advance the timers."""
+    book = make_book()
+    events = run(book, 0, 4, lambda t: tracked((1, PARKED, CAR)))
+    for i in range(4 * FPS, 40 * FPS):
+        events += book.tick(i / FPS)
+    assert kinds(events) == ["stopped", "warned", "warned", "violation"]
