@@ -37,8 +37,9 @@ def parse_site_config(text: str, path: Path = Path("<config>")) -> SiteConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "?"
-        raise ConfigError(path, [f"  {path}:{where}: not valid YAML: {exc}"]) from exc
+        where = mark.line + 1 if mark else "?"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, [f"  {path}:{where}: not valid YAML: {problem}"]) from exc
     if not isinstance(data, dict):
         raise ConfigError(path, [f"  {path}: expected a mapping of settings at the top"])
     try:

@@ -1,0 +1,89 @@
+"""Site config: good files load, bad ones say which key on which line is wrong."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from edge.config_loader import ConfigError, load_site_config, parse_site_config
+from edge.schedule import parse_rule, schedule_active
+from roadguard.cli import main
+
+GOOD = """\
+node_id: gate-7
+ladder: {grace_s: 30, repeat_s: 60, final_s: 90}
+cameras:
+  - id: cam1
+    source: rtsp://camera.local/stream1
+    zones:
+      - id: school-gate
+        name: School gate
+        polygon: [[0.1, 0.6], [0.9, 0.6], [0.9, 0.95], [0.1, 0.95]]
+        schedule: ["07:00-19:00 weekdays"]
+        policy: {grace_s: 10, repeat_s: 20, final_s: 30, cooldown_s: 600}
+"""
+
+
+def test_good_config_loads_with_defaults_and_zone_override():
+    site = parse_site_config(GOOD)
+    zone = site.cameras[0].zones[0]
+    assert site.policy_for(zone).grace_s == 10
+    assert site.ladder.grace_s == 30 and site.ladder.cooldown_s == 900  # default kept
+    assert zone.relative
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "key"),
+    [
+        (("grace_s: 10", "grace_s: -1"), 11, "cameras.0.zones.0.policy.grace_s"),
+        (("name: School gate", "nmae: School gate"), 8, "cameras.0.zones.0.nmae"),
+        (("weekdays", "weekdayz"), 10, "cameras.0.zones.0.schedule"),
+        (("    source: rtsp://camera.local/stream1\n", ""), 4, "cameras.0.source"),
+    ],
+)
+def test_bad_config_names_the_key_and_line(edit, line, key):
+    with pytest.raises(ConfigError) as caught:
+        parse_site_config(GOOD.replace(*edit), Path("site.yaml"))
+    assert f"site.yaml:{line}: {key}:" in str(caught.value)
+
+
+def test_broken_yaml_and_missing_file_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"<config>:3: not valid YAML: expected the node content"):
+        parse_site_config("node_id: x\ncameras: [\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_site_config(tmp_path / "nope.yaml")
+
+
+def test_config_check_command(tmp_path, capsys):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text(GOOD.replace("polygon:", "polygone:"))
+    assert main(["config", "check", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["config", "check", str(bad)]) == 2
+    assert "polygone" in capsys.readouterr().err
+
+
+def test_packaged_demo_config_is_valid():
+    from edge.cli import DEMO_CONFIG
+
+    assert load_site_config(DEMO_CONFIG).cameras[0].source.startswith("scene:")
+
+
+def test_schedule_rules():
+    weekdays = parse_rule("07:00-19:00 weekdays")
+    tuesday_8 = datetime(2026, 11, 24, 8, 0)
+    assert weekdays.covers(tuesday_8)
+    assert not weekdays.covers(tuesday_8.replace(hour=19))
+    assert not weekdays.covers(datetime(2026, 11, 28, 8, 0))  # Saturday
+    overnight = parse_rule("22:00-06:00 fri")
+    assert overnight.covers(datetime(2026, 11, 27, 23, 0))  # Friday night
+    assert overnight.covers(datetime(2026, 11, 28, 5, 0))  # early Saturday belongs to Friday
+    assert not overnight.covers(datetime(2026, 11, 27, 5, 0))
+    assert parse_rule("08:00-12:00 mon,wed-fri").days == frozenset({0, 2, 3, 4})
+    assert schedule_active([parse_rule("always")], tuesday_8)
+    for bad in ("7-19", "07:00-07:00 daily", "25:00-26:00", "08:00-09:00 someday"):
+        with pytest.raises(ValueError):
+            parse_rule(bad)
