@@ -59,9 +59,10 @@ def _edge_run(args: argparse.Namespace) -> int:
 
 
 def run_node(site, max_frames: int | None = None) -> int:  # noqa: ANN001 - SiteConfig
+    from models.detector import ModelNotPrepared, load_detector
+
     from edge.node import EdgeNode
     from edge.sinks import JsonLinesSink
-    from models.detector import ModelNotPrepared, load_detector
 
     try:
         detector = load_detector(site.detector.model, score_threshold=site.detector.score_threshold)
