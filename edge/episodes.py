@@ -128,6 +128,7 @@ class EpisodeBook:
         self.open: list[Episode] = []
         self._closed: list[_Closed] = []
         self.congested = False
+        self._last_detection: float | None = None
 
     # -- frames where the detector ran -------------------------------------------------------
     def update(self, tracked: Detections, timestamp: float, moment: datetime) -> list[EpisodeEvent]:
@@ -136,6 +137,7 @@ class EpisodeBook:
             vehicles.tracker_id, vehicles.xyxy, vehicles.class_id, timestamp
         )
         self.congested = self._is_congested(histories, timestamp)
+        self._last_detection = timestamp
         events: list[EpisodeEvent] = []
         for episode in list(self.open):
             events += self._follow(episode, histories, timestamp, moment)
@@ -145,9 +147,13 @@ class EpisodeBook:
 
     # -- frames the motion gate skipped: nothing moved, so every parked vehicle is still there --
     def tick(self, timestamp: float) -> list[EpisodeEvent]:
+        """Only vehicles the last detector run saw are carried forward: one that had already
+        gone stays gone."""
         for episode in self.open:
-            if timestamp - episode.last_seen <= self.rules.seen_within_s + 1e-9:
+            if episode.last_seen == self._last_detection:
                 episode.last_seen = timestamp
+        if self._last_detection is not None:
+            self._last_detection = timestamp
         return self._advance(timestamp)
 
     # ------------------------------------------------------------------------------------------
