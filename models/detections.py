@@ -51,8 +51,11 @@ class Detections:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float, int, int]]:
         for i in range(len(self)):
-            yield self.xyxy[i], float(self.confidence[i]), int(self.class_id[i]), int(
-                self.tracker_id[i]
+            yield (
+                self.xyxy[i],
+                float(self.confidence[i]),
+                int(self.class_id[i]),
+                int(self.tracker_id[i]),
             )
 
     @staticmethod
