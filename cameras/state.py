@@ -1,0 +1,75 @@
+"""The life of a frame source: its state, the protocol every source follows, and the log of
+its transitions.
+
+An edge box is unattended for months, so whoever watches it (the health topic, an installer
+with `roadguard`) must see at a glance whether a camera is `live`, still `connecting`, `lost`
+and retrying, or `closed` on purpose. Every change is logged once, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from cameras.frames import Frame
+
+log = logging.getLogger(__name__)
+
+
+class SourceState(StrEnum):
+    CONNECTING = "connecting"  # opening, or reopening after a loss
+    LIVE = "live"  # frames are arriving
+    LOST = "lost"  # failed to open or stopped delivering; waiting to retry
+    CLOSED = "closed"  # closed by its owner, or a file/scene reached its end
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """What every camera source offers: frames by iteration, a visible state, `close()`.
+
+    Iterating yields frames until the source ends (a file or scene at its end) or is closed.
+    A live source never raises out of its iterator because a camera died: it goes `lost`,
+    waits, and reconnects.
+    """
+
+    camera_id: str
+
+    @property
+    def state(self) -> SourceState: ...
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+# Called as listener(old, new, reason) on every transition, from the iterating thread (or
+# the one calling `close()`).
+StateListener = Callable[[SourceState, SourceState, str], None]
+
+
+class SourceLifecycle:
+    """Holds one source's state, logs each transition and tells an optional listener."""
+
+    def __init__(self, camera_id: str, listener: StateListener | None = None) -> None:
+        self.camera_id = camera_id
+        self.state = SourceState.CONNECTING
+        self.reason = "not started"
+        self._listener = listener
+
+    def enter(self, state: SourceState, reason: str = "") -> None:
+        if state is self.state:
+            return
+        old, self.state, self.reason = self.state, state, reason
+        level = logging.WARNING if state is SourceState.LOST else logging.INFO
+        log.log(
+            level,
+            "camera %s: %s -> %s%s",
+            self.camera_id,
+            old.value,
+            state.value,
+            f" ({reason})" if reason else "",
+        )
+        if self._listener is not None:
+            self._listener(old, state, reason)
