@@ -59,10 +59,9 @@ def _edge_run(args: argparse.Namespace) -> int:
 
 
 def run_node(site, max_frames: int | None = None) -> int:  # noqa: ANN001 - SiteConfig
-    from models.detector import ModelNotPrepared, load_detector
-
     from edge.node import EdgeNode
     from edge.sinks import JsonLinesSink
+    from models.detector import ModelNotPrepared, load_detector
 
     try:
         detector = load_detector(site.detector.model, score_threshold=site.detector.score_threshold)
@@ -101,6 +100,15 @@ def _demo(args: argparse.Namespace) -> int:
     return summarise(log_path, out / "evidence")
 
 
+def _describe_step(record: dict) -> str:
+    """One transition for a person: a stop is dated from when the vehicle stood still, not
+    from when the node became sure of it."""
+    if record["event"] == "stopped":
+        return f"stopped @{record['stopped_at']:.1f}s"
+    number = f" #{record['warning']}" if "warning" in record else ""
+    return f"{record['event']}{number} @{record['time']:.1f}s"
+
+
 def summarise(log_path: Path, evidence_dir: Path) -> int:
     """Print each episode's transitions from the log: what an operator checks after a run."""
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line]
@@ -110,10 +118,7 @@ def summarise(log_path: Path, evidence_dir: Path) -> int:
     print(f"\nEpisode log: {log_path}  evidence: {evidence_dir}")
     for n, (episode_id, steps) in enumerate(by_episode.items(), 1):
         first = steps[0]
-        chain = " → ".join(
-            f"{r['event']}{' #' + str(r['warning']) if 'warning' in r else ''} @{r['time']:.1f}s"
-            for r in steps
-        )
+        chain = " → ".join(_describe_step(r) for r in steps)
         print(f"  {n}. {first['vehicle_class']} in {first['zone_id']} ({episode_id[:8]}): {chain}")
     outcomes = Counter(r["event"] for r in records if r["event"] in ("dissuaded", "violation"))
     print(f"\nViolations: {outcomes['violation']}  Dissuaded: {outcomes['dissuaded']}")

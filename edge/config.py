@@ -112,6 +112,12 @@ class EpisodeRules(StrictModel):
     release_iou: float = Field(
         0.5, gt=0, le=1, description="Box IoU with the anchor below which a parked vehicle left."
     )
+    hidden_inside: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="A smaller box this much inside the anchor is the vehicle partly hidden.",
+    )
     takeover_iou: float = Field(
         0.5, gt=0, le=1, description="A new track this close to an episode's anchor takes it over."
     )

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edge.config import EpisodeRules, LadderPolicy
-from edge.geometry import box_area, box_iou
+from edge.geometry import box_area, box_inside_share, box_iou
 from edge.stillness import StillnessTracker, TrackHistory
 from edge.zones import Zone
 from models.coco import CLASS_ID, COCO_CLASSES, VEHICLE_CLASSES
@@ -53,6 +53,7 @@ class Episode:
     ended_at: float | None = None
     outcome: Transition | None = None
     suspended_s: float = 0.0
+    step_marks: list[float] = field(default_factory=list)
     cooldown_of: str | None = None
     plate: str | None = None
     evidence: list[str] = field(default_factory=list)
@@ -67,10 +68,17 @@ class Episode:
         return timestamp - self.stopped_at - self.suspended_s
 
     def next_step_due(self) -> float:
-        """Ladder time at which the next step falls due (inf when the ladder is done)."""
+        """Ladder time at which the next step falls due (inf when the ladder is done).
+
+        Each step counts from the one before it, not from the stop: an episode that opens
+        late (a zone's schedule starting, a jam ending) still gets its full `repeat_s`
+        between warnings instead of two warnings back to back."""
         p = self.policy
-        marks = (p.grace_s, p.grace_s + p.repeat_s, p.grace_s + p.repeat_s + p.final_s)
-        return marks[self.steps_done] if self.steps_done < len(marks) else float("inf")
+        gaps = (p.grace_s, p.repeat_s, p.final_s)
+        if self.steps_done >= len(gaps):
+            return float("inf")
+        previous = self.step_marks[-1] if self.step_marks else 0.0
+        return previous + gaps[self.steps_done]
 
     def snapshot(self) -> dict[str, Any]:
         """The full current state: each message is self-contained, never a diff."""
@@ -128,6 +136,7 @@ class EpisodeBook:
         self.open: list[Episode] = []
         self._closed: list[_Closed] = []
         self.congested = False
+        self._congested_at: float | None = None  # the last detector run that saw a jam
         self._last_detection: float | None = None
 
     # -- frames where the detector ran -------------------------------------------------------
@@ -137,6 +146,8 @@ class EpisodeBook:
             vehicles.tracker_id, vehicles.xyxy, vehicles.class_id, timestamp
         )
         self.congested = self._is_congested(histories, timestamp)
+        if self.congested:
+            self._congested_at = timestamp
         self._last_detection = timestamp
         events: list[EpisodeEvent] = []
         for episode in list(self.open):
@@ -173,7 +184,7 @@ class EpisodeBook:
         if not episode.zone.active_at(moment):
             return self._close(episode, episode.last_seen)
         own = next((h for h in histories if h.track_id == episode.track_id), None)
-        if own is not None and box_iou(own.box, episode.anchor) >= self.rules.release_iou:
+        if own is not None and self._still_on_anchor(own.box, episode.anchor):
             episode.box, episode.last_seen = own.box, timestamp
             return []
         # Bound track gone or moved away: does another track now stand on the anchor?
@@ -189,6 +200,14 @@ class EpisodeBook:
         if timestamp - episode.last_seen > self.rules.occlusion_grace_s:
             return self._close(episode, episode.last_seen)
         return []
+
+    def _still_on_anchor(self, box: np.ndarray, anchor: np.ndarray) -> bool:
+        """Still where it parked: overlapping its anchor, or partly hidden and so showing a
+        smaller box that lies within it."""
+        return (
+            box_iou(box, anchor) >= self.rules.release_iou
+            or box_inside_share(box, anchor) >= self.rules.hidden_inside
+        )
 
     def _successor(
         self, episode: Episode, histories: list[TrackHistory], bound: set[int]
@@ -242,6 +261,7 @@ class EpisodeBook:
                     last_seen=timestamp,
                     box=history.box,
                     track_ids=[history.track_id],
+                    suspended_s=self._jammed_since(history.anchor_since),
                     _last_update=timestamp,
                 )
                 episode.cooldown_of = self._recent_escalation(zone.id, episode.anchor, timestamp)
@@ -249,6 +269,13 @@ class EpisodeBook:
                 bound.add(history.track_id)
                 events.append(EpisodeEvent(Transition.STOPPED, episode, timestamp))
         return events
+
+    def _jammed_since(self, stopped_at: float) -> float:
+        """Seconds of a vehicle's stop that fell inside a jam: a car still standing when the
+        queue moves on was queueing, not parking, until then, so its grace starts now."""
+        if self._congested_at is None or self._congested_at <= stopped_at:
+            return 0.0
+        return self._congested_at - stopped_at
 
     def _recent_escalation(self, zone_id: str, anchor: np.ndarray, timestamp: float) -> str | None:
         """The episode that already warned or ticketed this vehicle here within its cooldown.
@@ -279,6 +306,7 @@ class EpisodeBook:
                 continue  # hidden right now: no warning or ticket on a vehicle we cannot see
             if episode.ladder_elapsed(timestamp) < episode.next_step_due():
                 continue
+            episode.step_marks.append(episode.ladder_elapsed(timestamp))
             if len(episode.warnings) < 2:
                 episode.warnings.append({"n": len(episode.warnings) + 1, "at": round(timestamp, 3)})
                 events.append(EpisodeEvent(Transition.WARNED, episode, timestamp))

@@ -14,6 +14,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def box_inside_share(inner: np.ndarray, outer: np.ndarray) -> float:
+    """Share of `inner`'s area that lies within `outer`: a parked car half hidden by a bus
+    shows a smaller box inside where it stood, while a car driving off leaves it."""
+    ix = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = box_area(inner)
+    return float(ix * iy / area) if area > 0 else 0.0
+
+
 def box_area(box: np.ndarray) -> float:
     return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
 

@@ -112,6 +112,21 @@ def test_bus_hiding_the_car_for_5s_neither_resets_nor_duplicates_the_episode():
     assert events[1].timestamp == pytest.approx(13)
 
 
+def test_a_bus_sliding_in_front_shrinks_the_car_box_without_ending_the_episode():
+    """While the bus covers the car from the left, the detector sees only the car's right
+    part: a smaller box inside the anchor, which is the car partly hidden, not leaving."""
+    book = make_book()
+
+    def scene(t: float) -> Detections:
+        covered = min(150.0, max(0.0, 50 * (t - 5)))  # up to 150 of the car's 200 px
+        visible = [PARKED[0] + covered, PARKED[1], PARKED[2], PARKED[3]]
+        return tracked((1, visible, CAR), (2, [0, 200, PARKED[0] + covered, 470], BUS))
+
+    events = run(book, 0, 40, scene)
+    assert kinds(events) == ["stopped", "warned", "warned", "violation"]
+    assert events[-1].episode.track_ids == [1]
+
+
 def test_vehicle_gone_longer_than_occlusion_grace_ends_the_episode():
     book = make_book(occlusion_grace_s=4)
     events = run(book, 0, 5, lambda t: tracked((1, PARKED, CAR)))
@@ -137,6 +152,24 @@ def test_congestion_suspends_the_ladder_instead_of_warning():
 
     events = run(book, 0, 40, jam)
     assert "warned" not in kinds(events) and "violation" not in kinds(events)
+
+
+def test_car_left_standing_when_a_jam_clears_gets_its_grace_from_then():
+    """The queue behind the zone moves on at 30 s; the car in the zone stays. It queued until
+    then, so its grace starts at 30 s, and its two warnings are `repeat_s` apart."""
+    book = make_book()
+    others = [[300 + 210 * i, 300, 500 + 210 * i, 400] for i in (-1, 1, 2)]
+
+    def scene(t: float) -> Detections:
+        shift = 0 if t < 30 else 50 * (t - 30)
+        moving = [[b[0] + shift, b[1], b[2] + shift, b[3]] for b in others]
+        return tracked((1, PARKED, CAR), *[(i + 2, b, CAR) for i, b in enumerate(moving)])
+
+    events = run(book, 0, 55, scene)
+    assert kinds(events) == ["stopped", "warned", "warned"]
+    _, first, second = events
+    assert first.timestamp == pytest.approx(30 + POLICY.grace_s, abs=0.5)
+    assert second.timestamp - first.timestamp == pytest.approx(POLICY.repeat_s, abs=0.3)
 
 
 def test_parked_cars_alone_are_not_congestion():
