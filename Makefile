@@ -28,6 +28,8 @@ system-deps:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends npm; }
 	@command -v dpkg-deb >/dev/null || echo "warning: dpkg-deb missing; real photos need Debian"
+	@command -v espeak-ng >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -45,7 +45,8 @@ class ActorTruth:
     `box` is the drawn sprite clipped to the frame (x0, y0, x1, y1; x1/y1 exclusive; the
     bottom edge is where the wheels touch the road);
     `visible` the share of the whole sprite's box that is in the frame and not hidden by a
-    nearer vehicle; `speed` the signed speed in px/s (0 when stopped).
+    nearer vehicle; `speed` the signed speed in px/s (0 when stopped); `plate` what the
+    script says its plate reads.
     """
 
     name: str
@@ -53,6 +54,7 @@ class ActorTruth:
     box: Box
     visible: float
     speed: float
+    plate: str | None = None
 
     @property
     def moving(self) -> bool:
@@ -200,7 +202,9 @@ class SceneSource:
             clipped = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
             cx0, cy0, cx1, cy1 = clipped
             seen = int(np.count_nonzero(labels[cy0:cy1, cx0:cx1] == n)) if cx0 < cx1 else 0
-            truths.append(ActorTruth(actor.name, actor.sprite, clipped, seen / area, speed))
+            truths.append(
+                ActorTruth(actor.name, actor.sprite, clipped, seen / area, speed, actor.plate)
+            )
         return truths
 
 

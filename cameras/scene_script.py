@@ -133,6 +133,9 @@ class ActorScript(StrictModel):
     tint: Tint = Field("none", description="Colour wash so a row of cars is not all alike.")
     flip: bool = Field(False, description="Mirror the photo left-right.")
     speed: float = Field(150.0, gt=0, le=2000, description="Cruise speed in px/s.")
+    plate: str | None = Field(
+        None, max_length=12, description="Its licence plate, as a plate reader would read it."
+    )
     steps: list[Step] = Field(min_length=1, description="What it does, in order.")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -80,24 +81,30 @@ def run_node(site, max_frames: int | None = None) -> int:  # noqa: ANN001 - Site
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from announcer.config import WavOutput
     from edge.config_loader import load_site_config
 
     site = load_site_config(DEMO_CONFIG)
     out = args.out
     log_path = out / "episodes.jsonl"
     log_path.unlink(missing_ok=True)
+    announcements = out / "announcements"
+    shutil.rmtree(announcements, ignore_errors=True)
     site = site.model_copy(
         update={
             "output": site.output.model_copy(
                 update={"episode_log": log_path, "evidence_dir": out / "evidence"}
-            )
+            ),
+            "announcer": site.announcer.model_copy(
+                update={"outputs": [WavOutput(dir=announcements)]}
+            ),
         }
     )
     print(f"RoadGuard demo: scene {site.cameras[0].source}, ladder {site.ladder}")
     status = run_node(site)
     if status != 0:
         return status
-    return summarise(log_path, out / "evidence")
+    return summarise(log_path, out / "evidence", announcements)
 
 
 def _describe_step(record: dict) -> str:
@@ -109,7 +116,7 @@ def _describe_step(record: dict) -> str:
     return f"{record['event']}{number} @{record['time']:.1f}s"
 
 
-def summarise(log_path: Path, evidence_dir: Path) -> int:
+def summarise(log_path: Path, evidence_dir: Path, announcements: Path | None = None) -> int:
     """Print each episode's transitions from the log: what an operator checks after a run."""
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line]
     by_episode: dict[str, list[dict]] = {}
@@ -120,6 +127,15 @@ def summarise(log_path: Path, evidence_dir: Path) -> int:
         first = steps[0]
         chain = " → ".join(_describe_step(r) for r in steps)
         print(f"  {n}. {first['vehicle_class']} in {first['zone_id']} ({episode_id[:8]}): {chain}")
+    if announcements is not None and announcements.is_dir():
+        print(f"\nAnnouncements (WAV files in {announcements}):")
+        said = {  # "<episode8>-w<n>", as the WAV output names its files -> the words
+            f"{r['episode_id'][:8]}-w{r['warning']}": r["warnings"][-1]["announcement"]["text"]
+            for r in records
+            if r["event"] == "warned" and "announcement" in r["warnings"][-1]
+        }
+        for wav in sorted(announcements.glob("*.wav")):
+            print(f"  {wav.name}: {said.get(wav.stem.split('-', 1)[-1], '?')}")
     outcomes = Counter(r["event"] for r in records if r["event"] in ("dissuaded", "violation"))
     print(f"\nViolations: {outcomes['violation']}  Dissuaded: {outcomes['dissuaded']}")
     return 0

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from announcer.config import AnnouncerConfig
 from edge.schedule import ScheduleRule, parse_rule
 from models.coco import CLASS_ID, VEHICLE_CLASSES
 
@@ -182,6 +183,9 @@ class SiteConfig(StrictModel):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     episodes: EpisodeRules = Field(default_factory=EpisodeRules)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    announcer: AnnouncerConfig = Field(
+        default_factory=AnnouncerConfig, description="Voice warnings at each ladder step."
+    )
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> SiteConfig:

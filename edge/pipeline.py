@@ -4,6 +4,7 @@ frame → motion gate → detector → tracker → zones/episodes → ladder →
 from __future__ import annotations
 
 import logging
+import queue
 import time
 import warnings
 from dataclasses import dataclass
@@ -12,11 +13,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from announcer.messages import WarningStep
+from announcer.service import Announcement, Announcer
 from cameras.frames import Frame
 from edge.config import CameraConfig, SiteConfig
 from edge.episodes import EpisodeBook, EpisodeEvent, Transition
 from edge.evidence import EvidenceStore
 from edge.motion import MotionGate
+from edge.plates import PlateReader
 from edge.sinks import EpisodeSink
 from edge.tracking import ByteTracker, Tracker
 from edge.zones import Zone
@@ -58,9 +62,15 @@ class CameraPipeline:
         evidence: EvidenceStore,
         tracker: Tracker | None = None,
         wall_start: float | None = None,
+        announcer: Announcer | None = None,
+        plate_reader: PlateReader | None = None,
     ) -> None:
         self.site, self.camera = site, camera
         self.detector, self.sink, self.evidence = detector, sink, evidence
+        self.announcer, self.plate_reader = announcer, plate_reader
+        # Playback results arrive from the announcer's thread; they are applied to the
+        # episodes here, on the camera's thread, so a record is never read while it changes.
+        self._played: queue.SimpleQueue[tuple[dict[str, Any], Announcement]] = queue.SimpleQueue()
         if tracker is None:
             with warnings.catch_warnings():  # sv.ByteTrack's move to `trackers`; pinned < 0.31
                 warnings.simplefilter("ignore", FutureWarning)
@@ -101,6 +111,7 @@ class CameraPipeline:
         if self.book is None:
             self.book = self._start(frame)
         self.stats.frames += 1
+        self.apply_playback_results()
         if self.gate.should_detect(frame.image, frame.timestamp):
             tracked = self.tracker.update(self.detect(frame.image))
             events = self.book.update(tracked, frame.timestamp, self.moment(frame.timestamp))
@@ -114,16 +125,50 @@ class CameraPipeline:
     def _record(self, event: EpisodeEvent, frame: Frame) -> None:
         episode = event.episode
         if event.transition in (Transition.WARNED, Transition.VIOLATION):
+            box = episode.box if episode.box is not None else episode.anchor
+            if episode.plate is None and self.plate_reader is not None:
+                episode.plate = self.plate_reader.read(frame, box)
             step = f"warning{event.warning_number}" if event.warning_number else "violation"
             caption = f"{episode.vehicle_class} {step} {episode.zone.id}"
-            box = episode.box if episode.box is not None else episode.anchor
             saved = self.evidence.capture(
                 episode.id, step, frame.image, box, episode.zone.polygon, caption
             )
             episode.evidence.extend(saved)
             if event.warning_number:
                 episode.warnings[-1]["evidence"] = saved
+                self._announce(event, self.moment(frame.timestamp))
         self.sink.publish(self.record(event))
+
+    def _announce(self, event: EpisodeEvent, moment: datetime) -> None:
+        """Hand the warning to the announcer; the ladder never waits for the speaker."""
+        if self.announcer is None or event.warning_number is None:
+            return
+        episode, warning = event.episode, event.episode.warnings[-1]
+        policy = episode.policy
+        step = WarningStep(
+            episode_id=episode.id,
+            zone_id=episode.zone.id,
+            zone_name=episode.zone.config.name or episode.zone.id,
+            warning=event.warning_number,
+            seconds_to_violation=policy.final_s
+            + (policy.repeat_s if event.warning_number == 1 else 0),
+            decided_at=event.timestamp,
+            plate=episode.plate,
+            vehicle_since=episode.stopped_at,
+        )
+        announcement = self.announcer.announce(
+            step, moment, on_done=lambda done: self._played.put((warning, done))
+        )
+        warning["announcement"] = announcement.record()
+
+    def apply_playback_results(self) -> None:
+        """Write finished announcements (played, failed, refused) into their warnings."""
+        while True:
+            try:
+                warning, announcement = self._played.get_nowait()
+            except queue.Empty:
+                return
+            warning["announcement"] = announcement.record()
 
     def record(self, event: EpisodeEvent) -> dict[str, Any]:
         return {

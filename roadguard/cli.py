@@ -11,7 +11,14 @@ import sys
 from roadguard import __version__
 
 # Modules exposing `register(subparsers)`; each adds its commands with a `func` default.
-COMMAND_MODULES = ("models.cli", "cameras.cli", "edge.cli")
+COMMAND_MODULES = (
+    "models.cli",
+    "cameras.cli",
+    "edge.cli",
+    "announcer.cli",
+    "central.cli",
+    "mqtt.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import pytest
 
+from announcer.clips import read_wav
 from roadguard.cli import main
 
 
@@ -30,3 +31,18 @@ def test_demo_logs_one_violation_and_one_dissuaded_driver(tmp_path, capsys):
     for relative in violation["evidence"]:
         assert (tmp_path / "evidence" / relative).stat().st_size > 1000
     assert "Violations: 1  Dissuaded: 1" in capsys.readouterr().out
+
+    # Each warning of the ladder was spoken, in order, and warning 2 named the plate the
+    # scene gives the parked car.
+    by_event = {(r["episode_id"][:8], r.get("warning")): r for r in records}
+    parked = violation["episode_id"][:8]
+    left = next(e for e, _ in by_event if e != parked)
+    wavs = sorted((tmp_path / "announcements").glob("*.wav"))
+    assert [w.name[5:] for w in wavs] == [f"{parked}-w1.wav", f"{parked}-w2.wav", f"{left}-w1.wav"]
+    for wav in wavs:
+        audio = read_wav(wav)
+        assert audio.rate == 22050 and 3 < audio.seconds < 30 and audio.rms() > 500
+    played = [w["announcement"] for w in violation["warnings"]]
+    assert [a["status"] for a in played] == ["played", "played"]
+    assert "京A6K327" in played[1]["text"] and "京A6K327" not in played[0]["text"]
+    assert "学校门口" in played[0]["text"] and "school gate" in played[0]["text"]

@@ -97,3 +97,48 @@ def test_car_leaving_after_warning_is_dissuaded_in_the_records(tmp_path):
         pipeline.process(frame_with_car(i, car=False))
     assert [r["event"] for r in sink.records] == ["stopped", "warned", "dissuaded"]
     assert sink.records[-1]["outcome"] == "dissuaded"
+
+
+class SlowBrokenSpeaker:
+    """A speaker that hangs until released and then fails: the worst an amplifier can do."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def play(self, audio, clip, label):
+        from announcer.outputs import PlaybackFailed
+
+        assert self.release.wait(10)
+        raise PlaybackFailed("no answer from amplifier")
+
+
+def test_a_hung_then_failed_speaker_neither_blocks_the_ladder_nor_goes_unreported(tmp_path):
+    from announcer.clips import ClipCache
+    from announcer.config import AnnouncerConfig
+    from announcer.service import Announcer
+
+    speaker = SlowBrokenSpeaker()
+    announcer = Announcer(
+        AnnouncerConfig(languages=["en"]), ClipCache(tmp_path / "clips"), [speaker]
+    )
+    sink = MemorySink()
+    pipeline, _, _ = make_pipeline(tmp_path, sink)
+    pipeline.announcer = announcer
+    for i in range(80):  # 16 s: warning 1 at 4 s, warning 2 at 8 s, violation at 12 s
+        pipeline.process(frame_with_car(i))
+    events = [r["event"] for r in sink.records]
+    assert events == ["stopped", "warned", "warned", "violation"]  # on time, speaker hung
+    assert sink.records[1]["warnings"][0]["announcement"]["status"] == "queued"
+
+    speaker.release.set()
+    assert announcer.drain(10)
+    pipeline.process(frame_with_car(80))  # results are applied on the camera's thread
+    first = pipeline.book.open[0].warnings[0]["announcement"]
+    assert first["status"] == "failed" and "no answer from amplifier" in first["errors"][0]
+    assert first["clip"].endswith(".wav") and "No parking" in first["text"]
+    assert announcer.health()["announcements"] == {"failed": 2}
+    assert "no answer from amplifier" in announcer.health()["last_error"]
