@@ -30,6 +30,9 @@ system-deps:
 	@command -v dpkg-deb >/dev/null || echo "warning: dpkg-deb missing; real photos need Debian"
 	@command -v espeak-ng >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng; }
+	@command -v mosquitto >/dev/null && command -v mosquitto_passwd >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends mosquitto mosquitto-clients; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

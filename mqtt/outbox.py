@@ -1,0 +1,337 @@
+"""The node's on-disk outbox: every message is written here before it is sent and leaves only
+when the broker acknowledged it (PUBACK), so a broker restart, a cut link or a kill -9 of the
+edge process loses nothing. paho's own queue lives in memory and dies with the process.
+
+SQLite in WAL mode, `synchronous=FULL` by default: an edge box loses power more often than a
+server, and an episode is worth an fsync. Rows are sent in `rowid` order, which is the order
+they were written; `seq` is allocated in the same transaction as the row, so it survives
+restarts and never repeats.
+
+When full (`max_bytes` or `max_messages`), the policy is:
+
+1. drop the oldest `health` rows until the new message fits (health is periodic: the next
+   one says the same, fresher);
+2. if it still does not fit, a new `health` message is refused silently-but-counted
+   (`dropped_health`), and anything else raises `OutboxFull`: episodes, evidence and acks
+   are never dropped to make room. The caller decides what a refusal means
+   (`MqttEpisodeSink` logs an error and keeps the camera running; the files stay on disk).
+
+A "disk full" from SQLite is reported as `OutboxFull` too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["episode", "evidence", "health", "ack", "status"]
+DROPPABLE: frozenset[str] = frozenset({"health"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    rowid      INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    properties TEXT    NOT NULL DEFAULT '{}',
+    qos        INTEGER NOT NULL DEFAULT 1,
+    retain     INTEGER NOT NULL DEFAULT 0,
+    msg_id     TEXT    NOT NULL,
+    created_at REAL    NOT NULL,
+    size       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_kind ON messages(kind, rowid);
+CREATE TABLE IF NOT EXISTS dead (
+    rowid      INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    properties TEXT    NOT NULL,
+    msg_id     TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    failed_at  REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class OutboxFull(RuntimeError):
+    """The outbox has no room and the message is not one the policy may drop."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to send. `properties` holds MQTT v5 extras: `content_type` (str) and
+    `user` (list of [key, value] pairs)."""
+
+    kind: Kind
+    topic: str
+    payload: bytes
+    msg_id: str
+    properties: dict = field(default_factory=dict)
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True)
+class Stored:
+    rowid: int
+    message: Message
+    created_at: float
+
+
+class Outbox:
+    """Thread-safe: cameras enqueue from their threads; the link's dispatcher reads and
+    deletes from its own."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 512 * 1024 * 1024,
+        max_messages: int = 200_000,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.max_messages = max_messages
+        self.synchronous = synchronous
+        self.dropped_health = 0  # health dropped by the full-outbox policy, this process
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        self._count, self._bytes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages"
+        ).fetchone()
+
+    # -- counters kept across restarts ------------------------------------------------------
+    def _meta(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump(self, key: str) -> int:
+        value = self._meta(key) + 1
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+        return value
+
+    def next_seq(self) -> int:
+        """Allocate a `seq` outside an enqueue (status messages that bypass the outbox)."""
+        with self._lock, self._transaction():
+            return self._bump("seq")
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._meta("seq")
+
+    def produced(self, kind: str) -> int:
+        """How many `kind` messages were ever stored (kept across restarts): a producer that
+        is killed can resume exactly where its last committed message left off."""
+        with self._lock:
+            return self._meta(f"produced:{kind}")
+
+    def count_restart(self) -> int:
+        """The node's restart counter for its birth message (Sparkplug's bdSeq)."""
+        with self._lock, self._transaction():
+            return self._bump("restarts")
+
+    # -- writing ----------------------------------------------------------------------------
+    def enqueue(self, kind: Kind, build: Callable[[int], Message]) -> Message | None:
+        """Allocate the next `seq`, build the message with it and store it, atomically, so
+        rows and seqs come out in the same order. Returns None for a refused health
+        message; raises OutboxFull for anything else that does not fit."""
+        with self._lock:
+            try:
+                with self._transaction():
+                    message = build(self._bump("seq"))
+                    if message.kind != kind:
+                        raise ValueError(f"built a {message.kind} message for kind {kind}")
+                    size = len(message.payload) + len(message.topic)
+                    if not self._make_room(size):
+                        if kind in DROPPABLE:
+                            self.dropped_health += 1
+                            log.warning("outbox full: dropping new %s message", kind)
+                            raise _Refused
+                        raise OutboxFull(
+                            f"outbox full ({self._count} messages, {self._bytes} bytes; limit "
+                            f"{self.max_messages} / {self.max_bytes}): {kind} {message.msg_id} "
+                            "not queued; only episodes/evidence/acks remain, none are dropped"
+                        )
+                    self._insert(message, size)
+                    self._bump(f"produced:{kind}")
+            except _Refused:
+                return None
+            except sqlite3.OperationalError as exc:
+                if "full" in str(exc).lower():
+                    raise OutboxFull(f"outbox disk full: {exc}") from exc
+                raise
+            return message
+
+    def put(self, message: Message) -> None:
+        """Store a message that needs no new seq (tests, re-queued dead letters)."""
+        if self.enqueue(message.kind, lambda _seq: message) is None:
+            return
+
+    def _insert(self, message: Message, size: int) -> None:
+        self._db.execute(
+            "INSERT INTO messages(kind, topic, payload, properties, qos, retain, msg_id, "
+            "created_at, size) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.kind,
+                message.topic,
+                message.payload,
+                json.dumps(message.properties),
+                message.qos,
+                int(message.retain),
+                message.msg_id,
+                time.time(),
+                size,
+            ),
+        )
+        self._count += 1
+        self._bytes += size
+
+    def _make_room(self, size: int) -> bool:
+        """Drop the oldest health rows until `size` more fits; False (dropping nothing) if
+        even dropping every health row would not make room."""
+        if self._count + 1 <= self.max_messages and self._bytes + size <= self.max_bytes:
+            return True
+        health_count, health_bytes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages WHERE kind = 'health'"
+        ).fetchone()
+        if (
+            self._count - health_count + 1 > self.max_messages
+            or self._bytes - health_bytes + size > self.max_bytes
+        ):
+            return False
+        while self._count + 1 > self.max_messages or self._bytes + size > self.max_bytes:
+            rowid, row_size = self._db.execute(
+                "SELECT rowid, size FROM messages WHERE kind = 'health' ORDER BY rowid LIMIT 1"
+            ).fetchone()
+            self._db.execute("DELETE FROM messages WHERE rowid = ?", (rowid,))
+            self._count -= 1
+            self._bytes -= row_size
+            self.dropped_health += 1
+            log.warning("outbox full: dropped the oldest health message (row %d)", rowid)
+        return True
+
+    # -- reading and acknowledging ----------------------------------------------------------
+    def pending(self, after: int = 0, limit: int = 100) -> list[Stored]:
+        """Messages waiting, in the order they were written, after rowid `after`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, kind, topic, payload, properties, qos, retain, msg_id, created_at "
+                "FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [
+            Stored(
+                rowid,
+                Message(kind, topic, bytes(payload), msg_id, json.loads(props), qos, bool(retain)),
+                created_at,
+            )
+            for rowid, kind, topic, payload, props, qos, retain, msg_id, created_at in rows
+        ]
+
+    def acknowledge(self, rowids: Iterable[int]) -> int:
+        """The broker has them: delete, in one transaction. Returns how many went."""
+        ids = [(r,) for r in rowids]
+        if not ids:
+            return 0
+        with self._lock, self._transaction(durable=False):
+            gone = 0
+            for (rowid,) in ids:
+                row = self._db.execute(
+                    "DELETE FROM messages WHERE rowid = ? RETURNING size", (rowid,)
+                ).fetchone()
+                if row is not None:
+                    gone += 1
+                    self._count -= 1
+                    self._bytes -= row[0]
+            return gone
+
+    def bury(self, rowid: int, reason: str) -> None:
+        """The broker refused it for good (e.g. not authorised): keep it aside, stop resending."""
+        with self._lock, self._transaction():
+            row = self._db.execute(
+                "DELETE FROM messages WHERE rowid = ? "
+                "RETURNING kind, topic, payload, properties, msg_id, size",
+                (rowid,),
+            ).fetchone()
+            if row is None:
+                return
+            kind, topic, payload, props, msg_id, size = row
+            self._count -= 1
+            self._bytes -= size
+            self._db.execute(
+                "INSERT OR REPLACE INTO dead VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                (rowid, kind, topic, payload, props, msg_id, reason, time.time()),
+            )
+        log.error("outbox: broker refused %s %s on %s: %s", kind, msg_id, topic, reason)
+
+    def dead_letters(self) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT kind, topic, reason FROM dead ORDER BY rowid"
+            ).fetchall()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self._count
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self, durable: bool = True) -> _Transaction:
+        return _Transaction(self, durable)
+
+
+class _Refused(Exception):
+    """Internal: roll back a refused droppable message."""
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK that also restores the in-memory counters."""
+
+    def __init__(self, outbox: Outbox, durable: bool) -> None:
+        self.outbox = outbox
+        self.durable = durable
+
+    def __enter__(self) -> None:
+        self._saved = (self.outbox._count, self.outbox._bytes)
+        if not self.durable:
+            # a lost delete only means one resend, which the centre dedupes: skip the fsync
+            self.outbox._db.execute("PRAGMA synchronous=NORMAL")
+        self.outbox._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.outbox._db.execute("COMMIT")
+            else:
+                self.outbox._db.execute("ROLLBACK")
+                self.outbox._count, self.outbox._bytes = self._saved
+        finally:
+            if not self.durable:
+                self.outbox._db.execute(f"PRAGMA synchronous={self.outbox.synchronous}")

@@ -1,0 +1,293 @@
+"""The payloads of the edge-centre contract (design.md, "The contract (MQTT)").
+
+Every message is a self-contained JSON document with an envelope:
+
+- `schema`: name and *major* version, e.g. ``roadguard.episode/1``. A receiver that does not
+  know the major version rejects the message (`mqtt.receive`); a change that only adds
+  fields keeps the major, because every model here ignores fields it does not know. That is
+  what lets a newer node talk to an older centre.
+- `id`: a UUIDv7, time-ordered, so the centre's idempotent ingest and its indexes see ids in
+  roughly the order they were made.
+- `seq`: the sending node's monotonically increasing counter (kept across restarts by the
+  outbox), so a receiver can see gaps.
+- `sent_at`: a UTC timestamp; naive datetimes are refused rather than guessed.
+
+Evidence is the one payload that is not JSON: the MQTT payload is the JPEG itself and the
+`Evidence` document travels beside it in the MQTT v5 user property ``roadguard-meta``
+(content type ``image/jpeg``); see `mqtt.topics` and `mqtt.client`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+import uuid6
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+# A topic level: what edge/config.py accepts for node, camera and zone ids, and no MQTT
+# wildcard or separator can hide in it.
+SEGMENT_PATTERN = r"^[\w-]{1,64}$"
+# An evidence file name as edge/evidence.py writes it ("warning1-frame.jpg").
+FILE_NAME_PATTERN = r"^[\w.-]{1,128}$"
+# Topic levels below a node that are not cameras; a camera must not be named like one.
+RESERVED_SEGMENTS = frozenset({"status", "health", "cmd", "ack"})
+
+EVIDENCE_CONTENT_TYPE = "image/jpeg"
+EVIDENCE_META_PROPERTY = "roadguard-meta"  # MQTT v5 user property carrying `Evidence`
+
+Transition = Literal["stopped", "warned", "dissuaded", "cleared", "violation"]
+Outcome = Literal["dissuaded", "cleared", "violation"]
+CommandVerb = Literal["reload", "mute", "announce-test"]
+COMMAND_VERBS: tuple[str, ...] = ("reload", "mute", "announce-test")
+
+
+def new_id() -> UUID:
+    """A UUIDv7 (RFC 9562): time-ordered; `uuid6` keeps it monotonic within a millisecond."""
+    return uuid6.uuid7()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Segment = Annotated[str, Field(pattern=SEGMENT_PATTERN)]
+Box = Annotated[list[float], Field(min_length=4, max_length=4)]
+
+
+def _schema_extra(schema: dict[str, Any], cls: type) -> None:
+    """Pin `schema` to this model's name/major in the generated JSON Schema."""
+    schema_id = f"{cls.SCHEMA_NAME}/{cls.MAJOR}"  # type: ignore[attr-defined]
+    schema["$id"] = f"https://roadguard.invalid/schemas/{schema_id}.json"
+    schema["properties"]["schema"]["const"] = schema_id
+
+
+def parse_schema(value: str) -> tuple[str, int]:
+    """``"roadguard.episode/1"`` -> ``("roadguard.episode", 1)``; ValueError when malformed."""
+    match = re.fullmatch(r"([a-z][a-z0-9.-]*)/([0-9]{1,4})", value)
+    if match is None:
+        raise ValueError(f"malformed schema {value!r}; expected 'name/major'")
+    return match.group(1), int(match.group(2))
+
+
+class Payload(BaseModel):
+    """The envelope every message shares. Subclasses set `SCHEMA_NAME` and `MAJOR`."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.payload"
+    MAJOR: ClassVar[int] = 1
+
+    # Unknown fields are ignored (forward compatibility); populate_by_name lets Python code
+    # say `schema_` while the wire says `schema` (BaseModel already owns `.schema`).
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, json_schema_extra=_schema_extra
+    )
+
+    schema_: str = Field(
+        alias="schema",
+        title="Schema",
+        description="Payload name and major version, e.g. 'roadguard.episode/1'.",
+    )
+    id: UUID = Field(default_factory=new_id, title="Message id", description="UUIDv7.")
+    seq: int = Field(
+        ge=0, title="Sequence", description="The sender's monotonically increasing counter."
+    )
+    sent_at: UtcDatetime = Field(
+        default_factory=utc_now, title="Sent at", description="UTC time the message was made."
+    )
+
+    @classmethod
+    def schema_id(cls) -> str:
+        return f"{cls.SCHEMA_NAME}/{cls.MAJOR}"
+
+    @field_validator("schema_")
+    @classmethod
+    def _known_major(cls, value: str) -> str:
+        name, major = parse_schema(value)
+        if name != cls.SCHEMA_NAME:
+            raise ValueError(f"schema {value!r} is not {cls.SCHEMA_NAME}")
+        if major != cls.MAJOR:
+            raise ValueError(f"unknown major version {major} of {name} (know {cls.MAJOR})")
+        return value
+
+    @classmethod
+    def build(cls, **fields: Any) -> Any:
+        """Construct with the schema filled in: `Episode.build(seq=1, ...)`."""
+        return cls.model_validate({"schema": cls.schema_id(), **fields})
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class NodePayload(Payload):
+    node_id: Segment = Field(title="Node id", description="The edge node that sent it.")
+
+
+# -- status -----------------------------------------------------------------------------------
+class Status(NodePayload):
+    """Birth (`online`, on every connect) and death (`offline`: the broker's last will or a
+    clean shutdown). Retained, so a centre that starts later still knows each node's state."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.status"
+
+    state: Literal["online", "offline"] = Field(title="State")
+    software_version: str = Field(title="Software version", max_length=64)
+    cameras: list[Segment] = Field(default_factory=list, title="Camera ids")
+    restarts: int = Field(
+        ge=0,
+        title="Restart counter",
+        description="Counts process starts of this node; a death carries the count of the "
+        "birth it ends (Sparkplug's bdSeq), so a stale will cannot mark a newer birth offline.",
+    )
+    online_since: UtcDatetime | None = Field(None, title="Online since")
+
+
+# -- episode ----------------------------------------------------------------------------------
+class WarningStep(BaseModel):
+    """One rung of the warning ladder as edge/episodes.py records it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    n: int = Field(ge=1, title="Warning number")
+    at: float = Field(ge=0, title="At", description="Camera clock seconds.")
+    evidence: list[str] = Field(default_factory=list, title="Evidence references")
+    announcement: dict[str, Any] | None = Field(None, title="Announcement played, if any")
+
+
+class Episode(NodePayload):
+    """One episode transition: the full current state of the episode, never a diff.
+
+    Field names follow the edge's JSON-lines record (edge/pipeline.py `record`), so a record
+    becomes a payload by adding the envelope (`episode_payload_from_record`)."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.episode"
+
+    camera_id: Segment = Field(title="Camera id")
+    event: Transition = Field(title="Transition")
+    time: float = Field(ge=0, title="Time", description="Camera clock seconds of the event.")
+    occurred_at: UtcDatetime | None = Field(
+        None, title="Occurred at", description="UTC wall time of the event, when known."
+    )
+    warning: int | None = Field(None, ge=1, title="Warning number (for 'warned')")
+    episode_id: str = Field(min_length=1, max_length=64, pattern=SEGMENT_PATTERN)
+    zone_id: Segment = Field(title="Zone id")
+    zone_name: str = Field(title="Zone name", max_length=200)
+    vehicle_class: str = Field(title="Vehicle class", max_length=64)
+    box: Box = Field(title="Box", description="x1, y1, x2, y2 in pixels.")
+    anchor: Box = Field(title="Anchor box", description="The box when the vehicle stopped.")
+    stopped_at: float = Field(ge=0, title="Stopped at (camera seconds)")
+    warnings: list[WarningStep] = Field(default_factory=list, title="Warnings")
+    violation_at: float | None = Field(None, title="Violation at (camera seconds)")
+    ended_at: float | None = Field(None, title="Ended at (camera seconds)")
+    outcome: Outcome | None = Field(None, title="Outcome")
+    track_ids: list[int] = Field(default_factory=list, title="Tracker ids")
+    suspended_s: float = Field(0.0, ge=0, title="Seconds suspended (congestion)")
+    cooldown_of: str | None = Field(None, title="Episode this one is a cooldown repeat of")
+    plate: str | None = Field(None, title="Plate, if read", max_length=32)
+    evidence: list[str] = Field(default_factory=list, title="Evidence references")
+
+
+def episode_payload_from_record(
+    record: dict[str, Any], *, seq: int, sent_at: datetime | None = None
+) -> Episode:
+    """Wrap one edge record (edge/pipeline.py) in the envelope. Raises pydantic's
+    ValidationError when the record does not fit the contract: better at the source than at
+    the centre."""
+    fields = {k: v for k, v in record.items() if k not in ("schema", "id", "seq", "sent_at")}
+    extra = {"sent_at": sent_at} if sent_at is not None else {}
+    return Episode.build(seq=seq, **extra, **fields)
+
+
+# -- evidence ---------------------------------------------------------------------------------
+class Evidence(NodePayload):
+    """Metadata of one evidence JPEG. Travels as the MQTT v5 user property `roadguard-meta`
+    beside the JPEG bytes (the MQTT payload), so the image is not base64-inflated by a third
+    and the centre can store it as it came."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.evidence"
+
+    camera_id: Segment = Field(title="Camera id")
+    episode_id: str = Field(pattern=SEGMENT_PATTERN, title="Episode id")
+    name: str = Field(pattern=FILE_NAME_PATTERN, title="File name", description="e.g. x.jpg")
+    content_type: Literal["image/jpeg"] = Field(EVIDENCE_CONTENT_TYPE, title="Content type")
+    size: int = Field(ge=0, title="Bytes")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", title="SHA-256 of the bytes")
+    captured_at: UtcDatetime | None = Field(None, title="Captured at")
+
+    @property
+    def reference(self) -> str:
+        """How episodes refer to it: ``<episode-id>/<name>``."""
+        return f"{self.episode_id}/{self.name}"
+
+
+# -- health -----------------------------------------------------------------------------------
+class CameraHealth(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    camera_id: Segment = Field(title="Camera id")
+    state: str = Field(title="State", max_length=32, description="e.g. streaming, lost.")
+    fps: float | None = Field(None, ge=0, title="Frames per second")
+    detector_latency_ms: float | None = Field(None, ge=0, title="Detector latency (ms)")
+
+
+class Health(NodePayload):
+    """Periodic node health. The only payload the outbox may drop when it is full."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.health"
+
+    cameras: list[CameraHealth] = Field(default_factory=list, title="Cameras")
+    detector_latency_ms: float | None = Field(None, ge=0, title="Detector latency (ms)")
+    outbox_depth: int = Field(0, ge=0, title="Messages waiting in the outbox")
+    outbox_bytes: int = Field(0, ge=0, title="Bytes waiting in the outbox")
+    disk_free_bytes: int | None = Field(None, ge=0, title="Free disk bytes")
+    uptime_s: float = Field(0.0, ge=0, title="Uptime (s)")
+
+
+# -- commands ---------------------------------------------------------------------------------
+class Command(Payload):
+    """Centre -> node on ``roadguard/v1/<node>/cmd/<verb>``. `seq` is the issuer's counter.
+
+    Arguments by verb: `reload` none; `mute` ``{"minutes": float, "camera_id": str?}``;
+    `announce-test` ``{"camera_id": str?, "text": str?}``. Handlers validate their own args."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.cmd"
+
+    node_id: Segment = Field(title="Target node id")
+    verb: CommandVerb = Field(title="Verb")
+    args: dict[str, Any] = Field(default_factory=dict, title="Arguments")
+    issued_by: str = Field("central", max_length=64, title="Issuer")
+    expires_at: UtcDatetime | None = Field(
+        None, title="Expires at", description="A node that gets it later does not run it."
+    )
+
+
+AckStatus = Literal["ok", "error", "rejected", "expired", "unsupported"]
+
+
+class CommandAck(NodePayload):
+    """Node -> centre on ``roadguard/v1/<node>/ack/<verb>``: what became of a command."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.ack"
+
+    command_id: UUID | None = Field(title="Id of the command answered (None if unreadable)")
+    verb: str = Field(max_length=64, title="Verb")
+    status: AckStatus = Field(title="Status")
+    detail: str = Field("", max_length=2000, title="Detail")
+    result: dict[str, Any] = Field(default_factory=dict, title="Handler result")
+
+
+PAYLOAD_TYPES: tuple[type[Payload], ...] = (Status, Episode, Evidence, Health, Command, CommandAck)
+BY_SCHEMA_NAME: dict[str, type[Payload]] = {t.SCHEMA_NAME: t for t in PAYLOAD_TYPES}

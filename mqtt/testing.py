@@ -1,0 +1,192 @@
+"""Helpers for tests, benchmarks and the demo: a deduplicating subscriber (what the centre's
+idempotent ingest does, in miniature) and a scripted publisher process that can be killed.
+
+`python -m mqtt.testing publish ...` is the "edge process" of the kill -9 test: it produces
+numbered episodes through a real `NodeLink` and outbox, and on restart resumes from the
+outbox's own count of what it committed, so a kill at any instant loses or repeats nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mqtt import topics
+from mqtt.payloads import Command, Episode, Evidence, Status
+from mqtt.receive import Received, Receiver
+
+log = logging.getLogger(__name__)
+
+
+class Collector:
+    """A subscriber that keeps one copy of each message id (`unique`) and counts repeats
+    (`duplicates`). Persistent session (clean start off, session expiry) so the broker
+    queues for it while it is reconnecting."""
+
+    def __init__(
+        self,
+        port: int,
+        subscriptions: Iterable[str] = (topics.ALL_EPISODES, topics.ALL_EVIDENCE),
+        *,
+        host: str = "127.0.0.1",
+        client_id: str = "test-collector",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.unique: dict[str, Received] = {}
+        self.duplicates = 0
+        self.arrivals: list[tuple[float, Received]] = []
+        self.receiver = Receiver()
+        self._subscriptions = list(subscriptions)
+        self._changed = threading.Condition()
+        self.subscribed = threading.Event()
+        self.on_arrival: Callable[[Received], None] | None = None
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        if username is not None:
+            client.username_pw_set(username, password)
+        client.reconnect_delay_set(0.05, 0.5)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_subscribe = lambda *_: self.subscribed.set()
+        client.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        client.connect_async(host, port, clean_start=False, properties=props)
+        self.client = client
+
+    def start(self, timeout: float = 10.0) -> Collector:
+        self.client.loop_start()
+        if not self.subscribed.wait(timeout):
+            raise TimeoutError("collector did not get its SUBACK")
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if not reason.is_failure:
+            client.subscribe([(s, 1) for s in self._subscriptions])
+
+    def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        received = self.receiver.accept(message.topic, message.payload, message.properties)
+        if received is None:
+            return
+        key = str(received.payload.id)
+        with self._changed:
+            if key in self.unique:
+                self.duplicates += 1
+            else:
+                self.unique[key] = received
+                self.arrivals.append((time.perf_counter(), received))
+            self._changed.notify_all()
+        if self.on_arrival is not None:
+            self.on_arrival(received)
+
+    def of_type(self, kind: type) -> list[Any]:
+        with self._changed:
+            return [r.payload for r in self.unique.values() if isinstance(r.payload, kind)]
+
+    def wait_for(self, predicate: Callable[[Collector], bool], timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
+    def count(self, kind: type) -> int:
+        return len(self.of_type(kind))
+
+
+def numbered_record(index: int, node_id: str, camera_id: str = "cam-1") -> dict[str, Any]:
+    """An edge-shaped episode record whose `track_ids` carries `index`."""
+    return {
+        "event": "stopped",
+        "time": round(index * 0.1, 3),
+        "node_id": node_id,
+        "camera_id": camera_id,
+        "episode_id": f"ep-{index:06d}",
+        "zone_id": "school-gate",
+        "zone_name": "School gate",
+        "vehicle_class": "car",
+        "box": [10.0, 20.0, 110.0, 90.0],
+        "anchor": [10.0, 20.0, 110.0, 90.0],
+        "stopped_at": 1.0,
+        "warnings": [],
+        "violation_at": None,
+        "ended_at": None,
+        "outcome": None,
+        "track_ids": [index],
+        "suspended_s": 0.0,
+        "cooldown_of": None,
+        "plate": None,
+        "evidence": [],
+    }
+
+
+def evidence_bytes(index: int) -> bytes:
+    """A stand-in JPEG (SOI marker + deterministic filler): what is checked is the bytes."""
+    return b"\xff\xd8\xff\xe0" + hashlib.sha256(str(index).encode()).digest() * 64
+
+
+def command(node_id: str, verb: str, seq: int = 1, **args: Any) -> Command:
+    return Command.build(seq=seq, node_id=node_id, verb=verb, args=args)
+
+
+__all__ = [
+    "Collector",
+    "Episode",
+    "Evidence",
+    "Status",
+    "command",
+    "evidence_bytes",
+    "numbered_record",
+]
+
+
+def _publish_main(argv: list[str]) -> int:
+    """The killable edge process: produce episodes 0..count-1 (evidence for every
+    `--evidence-every`-th), resuming from the outbox's count; exit 0 once all are acked."""
+    from mqtt.client import NodeLink
+    from mqtt.config import MqttConfig
+    from mqtt.outbox import Outbox
+
+    parser = argparse.ArgumentParser(prog="python -m mqtt.testing publish")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--outbox", type=Path, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--evidence-every", type=int, default=0)
+    parser.add_argument("--interval", type=float, default=0.005, help="producer pacing (s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    outbox = Outbox(args.outbox)
+    config = MqttConfig(port=args.port, reconnect_min_s=0.05, reconnect_max_s=0.5)
+    link = NodeLink(config, args.node, cameras=["cam-1"], outbox=outbox)
+    link.start()
+    while (index := outbox.produced("episode")) < args.count:
+        # evidence first, as MqttEpisodeSink does; resumable because it is keyed by index
+        every = args.evidence_every
+        if every and index % every == 0 and outbox.produced("evidence") <= index // every:
+            link.publish_evidence("cam-1", f"ep-{index:06d}", "frame.jpg", evidence_bytes(index))
+        link.publish_episode(numbered_record(index, args.node))
+        time.sleep(args.interval)  # pacing the producer, like frames would
+    drained = link.wait_drained(120)
+    produced = outbox.produced("episode")
+    link.close()
+    print(f"done drained={drained} produced={produced}", flush=True)
+    return 0 if drained else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "publish":
+        sys.exit(_publish_main(sys.argv[2:]))
+    sys.exit("usage: python -m mqtt.testing publish --port P --node N --outbox F --count C")

@@ -1,0 +1,89 @@
+"""The on-disk outbox: order, durability across reopen, and the full-outbox policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mqtt.outbox import Message, Outbox, OutboxFull
+
+
+def _msg(kind: str, seq: int, size: int = 10) -> Message:
+    return Message(kind, f"t/{kind}", bytes(size), f"{kind}-{seq}")  # type: ignore[arg-type]
+
+
+def _enqueue(outbox: Outbox, kind: str, size: int = 10) -> Message | None:
+    return outbox.enqueue(kind, lambda seq: _msg(kind, seq, size))  # type: ignore[arg-type]
+
+
+def test_rows_come_back_in_order_and_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    outbox = Outbox(path)
+    for kind in ("episode", "evidence", "health", "episode"):
+        _enqueue(outbox, kind)
+    assert [s.message.msg_id for s in outbox.pending()] == [
+        "episode-1", "evidence-2", "health-3", "episode-4"
+    ]  # fmt: skip
+    outbox.close()
+    again = Outbox(path)
+    assert again.depth == 4 and again.size_bytes == sum(
+        10 + len(f"t/{k}") for k in ("episode", "evidence", "health", "episode")
+    )
+    assert _enqueue(again, "episode").msg_id == "episode-5"  # seq never repeats
+    assert again.produced("episode") == 3
+
+
+def test_only_acknowledged_rows_leave(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    for _ in range(5):
+        _enqueue(outbox, "episode")
+    rows = outbox.pending()
+    assert outbox.acknowledge([rows[1].rowid, rows[3].rowid]) == 2
+    assert [s.message.msg_id for s in outbox.pending()] == ["episode-1", "episode-3", "episode-5"]
+    assert [s.message.msg_id for s in outbox.pending(after=rows[2].rowid)] == ["episode-5"]
+    assert outbox.acknowledge([rows[1].rowid]) == 0  # a repeated PUBACK changes nothing
+    outbox.bury(rows[0].rowid, "Not authorized")
+    assert outbox.depth == 2
+    assert outbox.dead_letters() == [("episode", "t/episode", "Not authorized")]
+
+
+def test_full_outbox_drops_oldest_health_first(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_messages=4)
+    _enqueue(outbox, "health")
+    _enqueue(outbox, "episode")
+    _enqueue(outbox, "health")
+    _enqueue(outbox, "evidence")
+    _enqueue(outbox, "episode")  # full: the oldest health goes
+    assert [s.message.msg_id for s in outbox.pending()] == [
+        "episode-2", "health-3", "evidence-4", "episode-5"
+    ]  # fmt: skip
+    assert outbox.dropped_health == 1
+    _enqueue(outbox, "evidence")  # the last health goes
+    assert all(s.message.kind != "health" for s in outbox.pending())
+    # only episodes and evidence left: a new health is refused, anything else raises
+    assert _enqueue(outbox, "health") is None
+    assert outbox.dropped_health == 3
+    with pytest.raises(OutboxFull, match="outbox full"):
+        _enqueue(outbox, "episode")
+    assert outbox.depth == 4
+    seq_before = outbox.last_seq()
+    with pytest.raises(OutboxFull):
+        _enqueue(outbox, "evidence")
+    assert outbox.last_seq() == seq_before  # a refused message leaves no trace
+
+
+def test_byte_limit_counts_too(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_bytes=1000)
+    _enqueue(outbox, "health", size=600)
+    _enqueue(outbox, "evidence", size=300)  # fits beside it
+    _enqueue(outbox, "evidence", size=300)  # the health goes
+    assert [s.message.kind for s in outbox.pending()] == ["evidence", "evidence"]
+    with pytest.raises(OutboxFull):
+        _enqueue(outbox, "evidence", size=2000)  # could never fit
+
+
+def test_restart_counter_persists(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    assert Outbox(path).count_restart() == 1
+    assert Outbox(path).count_restart() == 2
