@@ -33,13 +33,17 @@ system-deps:
 	@command -v mosquitto >/dev/null && command -v mosquitto_passwd >/dev/null || { \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends mosquitto mosquitto-clients; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends postgresql; }
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 	@test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends fonts-wqy-microhei; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[edge,plates,dev]"
+	$(BIN)/pip install -q -e ".[edge,central,plates,dev]"
 	$(BIN)/pip install -q --no-deps rapidocr-onnxruntime==1.4.4
 	touch $@
 

@@ -1,0 +1,129 @@
+"""Alerts about urgent warden reports for other systems (a control-room screen, a pager
+bridge): one MQTT message per change on `roadguard/v1/central/alerts/<squad>`.
+
+Each message is self-contained (the report's full current state, not a diff) and carries a
+per-publisher sequence number so a receiver can notice a gap (style.md, "Messages with a
+lifecycle"). Alerts are sent after the change is committed: a rolled-back report never
+alerts anyone. The officers' own pages do not depend on this; they read the database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from mqtt.payloads import SEGMENT_PATTERN
+from mqtt.topics import ROOT
+
+log = logging.getLogger(__name__)
+
+ALERT_SCHEMA = "roadguard.central.report-alert/1"
+NO_SQUAD = "unassigned"
+
+
+def alert_topic(squad: str | None) -> str:
+    """The squad's alert topic; a report from a warden without a squad goes to `unassigned`.
+    Squad names are checked as topic levels when users are added, so no `+`/`#` gets in."""
+    return f"{ROOT}/central/alerts/{squad or NO_SQUAD}"
+
+
+def alert_message(
+    event: str, report: dict[str, Any], seq: int, publisher: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "schema": ALERT_SCHEMA,
+        "id": str(uuid.uuid4()),
+        "publisher": publisher,
+        "seq": seq,
+        "event": event,  # new | escalated
+        "sent_at": at.isoformat(),
+        "report": report,
+    }
+
+
+class AlertSink(Protocol):
+    def publish(self, event: str, squad: str | None, report: dict[str, Any], at: datetime) -> None:
+        """Send one alert; never raises (an alert failing must not fail the report)."""
+        ...
+
+
+class NoAlerts:
+    """No broker configured: alerts are only on the officers' pages."""
+
+    def publish(self, event: str, squad: str | None, report: dict[str, Any], at: datetime) -> None:
+        return None
+
+
+class RecordingAlerts:
+    """Keeps what would have been sent (tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, event: str, squad: str | None, report: dict[str, Any], at: datetime) -> None:
+        self.sent.append((alert_topic(squad), {"event": event, "report": report}))
+
+
+class MqttAlerts:
+    """Publishes through paho-mqtt (MQTT v5, QoS 1). paho keeps QoS 1 messages published
+    while the connection is down and sends them on reconnect."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        keepalive_s: int = 30,
+    ) -> None:
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.host, self.port, self.keepalive_s = host, port, keepalive_s
+        self.publisher = f"central-{socket.gethostname()}-{os.getpid()}"
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"{self.publisher}-alerts-{uuid.uuid4().hex[:6]}",
+            protocol=paho.MQTTv5,
+        )
+        self.client.enable_logger(logging.getLogger("central.alerts.paho"))
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.reconnect_delay_set(0.5, 30)
+        self.client.on_connect = lambda *_a: self.connected.set()
+        self.client.on_disconnect = lambda *_a: self.connected.clear()
+
+    def start(self) -> MqttAlerts:
+        self.client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, event: str, squad: str | None, report: dict[str, Any], at: datetime) -> None:
+        topic = alert_topic(squad)
+        with self._lock:  # seq order == publish order
+            message = alert_message(event, report, next(self._seq), self.publisher, at)
+            try:
+                self.client.publish(topic, json.dumps(message), qos=1)
+            except Exception:  # pragma: no cover - paho raises only on programming errors
+                log.exception("alert on %s not published", topic)
+
+
+def valid_squad(name: str) -> bool:
+    """A squad name is a topic level: letters, digits, `_` and `-`."""
+    return re.fullmatch(SEGMENT_PATTERN, name) is not None and name != NO_SQUAD

@@ -1,0 +1,427 @@
+"""Report categories: the Open311 "services" a road warden can file, per county.
+
+Each category has typed attributes (Open311 datatypes: string, number, datetime, text,
+singlevaluelist, multivaluelist) and an urgency. An urgent category must be acknowledged
+within `ack_deadline_s` or it escalates up `escalation_chain`. Counties differ (one has
+landslides, another tractors carrying people), so the list is configuration: the shipped
+defaults below, or a YAML file named in `ReportsConfig.categories_file`
+(`roadguard central categories` prints the defaults as a starting point).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AttributeType(enum.StrEnum):
+    string = "string"
+    number = "number"
+    datetime = "datetime"
+    text = "text"
+    singlevaluelist = "singlevaluelist"
+    multivaluelist = "multivaluelist"
+
+
+LIST_TYPES = (AttributeType.singlevaluelist, AttributeType.multivaluelist)
+
+
+class AttributeValue(StrictModel):
+    key: str = Field(pattern=CODE_PATTERN, title="Key", description="Value sent by clients.")
+    name: str = Field(min_length=1, title="Name", description="What the warden reads.")
+
+
+class ServiceAttribute(StrictModel):
+    """One question of a category, shaped like an Open311 service-definition attribute."""
+
+    code: str = Field(pattern=CODE_PATTERN, title="Code", description="`attribute[code]`.")
+    description: str = Field(min_length=1, title="Question", description="Shown on the form.")
+    datatype: AttributeType = Field(title="Type", description="Open311 datatype.")
+    required: bool = Field(True, title="Required", description="A report needs an answer.")
+    datatype_description: str = Field(
+        "", title="Hint", description="Help text for the value, e.g. a plate's format."
+    )
+    values: list[AttributeValue] = Field(
+        default_factory=list, title="Choices", description="For the two list types only."
+    )
+    minimum: float | None = Field(None, title="Minimum", description="For numbers.")
+    maximum: float | None = Field(None, title="Maximum", description="For numbers.")
+    max_length: int = Field(200, gt=0, le=4000, title="Longest", description="For text.")
+
+    @model_validator(mode="after")
+    def _values_only_for_lists(self) -> ServiceAttribute:
+        if self.datatype in LIST_TYPES and not self.values:
+            raise ValueError(f"attribute {self.code!r}: a {self.datatype} needs `values`")
+        if self.datatype not in LIST_TYPES and self.values:
+            raise ValueError(f"attribute {self.code!r}: only list types take `values`")
+        return self
+
+    def parse(self, raw: Any) -> Any:
+        """The typed value of a submitted answer; ValueError says what is wrong with it.
+        Forms send strings; JSON clients may send numbers and lists."""
+        if self.datatype == AttributeType.multivaluelist:
+            items = raw if isinstance(raw, list) else [v for v in str(raw).split(",") if v]
+            keys = {v.key for v in self.values}
+            bad = [str(i) for i in items if str(i) not in keys]
+            if bad:
+                raise ValueError(f"not one of {sorted(keys)}: {', '.join(bad)}")
+            return [str(i) for i in items]
+        if isinstance(raw, list):
+            raise ValueError("takes one value")
+        text = str(raw).strip()
+        if self.datatype == AttributeType.number:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"not a number: {text!r}") from None
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            if self.minimum is not None and number < self.minimum:
+                raise ValueError(f"at least {self.minimum:g}")
+            if self.maximum is not None and number > self.maximum:
+                raise ValueError(f"at most {self.maximum:g}")
+            return int(number) if number.is_integer() else number
+        if self.datatype == AttributeType.datetime:
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"not an ISO 8601 time: {text!r}") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).isoformat()
+        if self.datatype == AttributeType.singlevaluelist:
+            keys = {v.key for v in self.values}
+            if text not in keys:
+                raise ValueError(f"not one of {sorted(keys)}: {text!r}")
+            return text
+        if len(text) > self.max_length:
+            raise ValueError(f"at most {self.max_length} characters")
+        return text
+
+    def label(self, key: str) -> str:
+        return next((v.name for v in self.values if v.key == key), key)
+
+
+class ReportCategory(StrictModel):
+    """One Open311 service: what a warden reports, and how fast someone must react."""
+
+    code: str = Field(pattern=CODE_PATTERN, title="Service code", description="`service_code`.")
+    name: str = Field(min_length=1, max_length=128, title="Name", description="`service_name`.")
+    description: str = Field("", title="Description", description="One line for the form.")
+    group: str = Field("", title="Group", description="Open311 `group`.")
+    keywords: list[str] = Field(default_factory=list, title="Keywords", description="Search.")
+    urgency: Literal["urgent", "normal"] = Field(
+        "normal",
+        title="Urgency",
+        description="Urgent reports alert the squad at once and escalate when not acknowledged.",
+    )
+    ack_deadline_s: float = Field(
+        180, gt=0, title="Acknowledge within", description="Seconds, for urgent categories."
+    )
+    escalate_again_s: float | None = Field(
+        None,
+        gt=0,
+        title="Next escalation after",
+        description="Seconds between later escalation steps; default: `ack_deadline_s`.",
+    )
+    handled_on_the_spot: bool = Field(
+        False,
+        title="Handled on the spot",
+        description="The warden already dealt with it (a dissuasion): filed as resolved.",
+    )
+    attributes: list[ServiceAttribute] = Field(default_factory=list, title="Attributes")
+
+    @property
+    def urgent(self) -> bool:
+        return self.urgency == "urgent"
+
+    @property
+    def next_step_s(self) -> float:
+        return self.escalate_again_s or self.ack_deadline_s
+
+    @model_validator(mode="after")
+    def _unique_attribute_codes(self) -> ReportCategory:
+        codes = [a.code for a in self.attributes]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"category {self.code!r}: attribute codes repeat")
+        return self
+
+
+class ReportCategories(StrictModel):
+    """One county's categories and who an unacknowledged urgent report goes to next."""
+
+    county: str = Field("default", title="County", description="Shown on the warden's form.")
+    escalation_chain: list[Literal["supervisor", "admin"]] = Field(
+        default_factory=lambda: ["supervisor", "admin"],
+        min_length=1,
+        title="Escalation chain",
+        description="Roles an unacknowledged urgent report escalates to, in order.",
+    )
+    categories: list[ReportCategory] = Field(min_length=1, title="Categories")
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> ReportCategories:
+        codes = [c.code for c in self.categories]
+        if len(codes) != len(set(codes)):
+            raise ValueError("category codes repeat")
+        return self
+
+    def get(self, code: str) -> ReportCategory | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> ReportCategories:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return cls.model_validate(data)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(
+            self.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True
+        )
+
+
+def _choices(*pairs: str) -> list[AttributeValue]:
+    return [AttributeValue(key=k, name=k.replace("_", " ").capitalize()) for k in pairs]
+
+
+def _plate(required: bool) -> ServiceAttribute:
+    return ServiceAttribute(
+        code="plate",
+        description="Plate number",
+        datatype=AttributeType.string,
+        required=required,
+        datatype_description="As seen; leave out what you could not read.",
+        max_length=32,
+    )
+
+
+YES_PARTLY_NO = _choices("yes", "partly", "no")
+
+DEFAULT_CATEGORIES = ReportCategories(
+    categories=[
+        ReportCategory(
+            code="drunk_driving",
+            name="Suspected drunk driving",
+            description="A driver who seems drunk: the squad is alerted at once.",
+            group="Traffic safety",
+            keywords=["drunk", "alcohol", "DUI"],
+            urgency="urgent",
+            attributes=[
+                ServiceAttribute(
+                    code="vehicle",
+                    description="Vehicle (kind, colour)",
+                    datatype=AttributeType.string,
+                    max_length=120,
+                ),
+                _plate(False),
+                ServiceAttribute(
+                    code="behaviour",
+                    description="What you saw",
+                    datatype=AttributeType.singlevaluelist,
+                    values=_choices("swerving", "speeding", "stopped_on_road", "other"),
+                ),
+                ServiceAttribute(
+                    code="heading",
+                    description="Heading towards",
+                    datatype=AttributeType.string,
+                    required=False,
+                    max_length=120,
+                ),
+            ],
+        ),
+        ReportCategory(
+            code="accident",
+            name="Accident",
+            description="A collision or a vehicle off the road.",
+            group="Traffic safety",
+            keywords=["crash", "collision"],
+            urgency="urgent",
+            attributes=[
+                ServiceAttribute(
+                    code="injured",
+                    description="Anyone injured?",
+                    datatype=AttributeType.singlevaluelist,
+                    values=_choices("none", "light", "serious", "unknown"),
+                ),
+                ServiceAttribute(
+                    code="vehicles",
+                    description="Vehicles involved",
+                    datatype=AttributeType.number,
+                    minimum=1,
+                    maximum=50,
+                ),
+                ServiceAttribute(
+                    code="road_blocked",
+                    description="Road blocked?",
+                    datatype=AttributeType.singlevaluelist,
+                    values=YES_PARTLY_NO,
+                ),
+            ],
+        ),
+        ReportCategory(
+            code="road_hazard",
+            name="Road hazard",
+            description="Landslide, flooding, fallen tree, debris, broken road.",
+            group="Road",
+            keywords=["landslide", "flood", "tree", "debris"],
+            urgency="urgent",
+            attributes=[
+                ServiceAttribute(
+                    code="hazard",
+                    description="Kind of hazard",
+                    datatype=AttributeType.singlevaluelist,
+                    values=_choices(
+                        "landslide", "flooding", "fallen_tree", "debris", "damaged_road", "other"
+                    ),
+                ),
+                ServiceAttribute(
+                    code="road_blocked",
+                    description="Road blocked?",
+                    datatype=AttributeType.singlevaluelist,
+                    values=YES_PARTLY_NO,
+                ),
+            ],
+        ),
+        ReportCategory(
+            code="illegal_parking",
+            name="Illegal parking",
+            group="Parking",
+            attributes=[
+                _plate(True),
+                ServiceAttribute(
+                    code="blocking",
+                    description="Blocking",
+                    datatype=AttributeType.singlevaluelist,
+                    values=_choices("nothing", "lane", "junction", "emergency_access"),
+                ),
+            ],
+        ),
+        ReportCategory(
+            code="overloaded_vehicle",
+            name="Overloaded vehicle",
+            group="Traffic safety",
+            keywords=["overload", "tractor", "passengers"],
+            attributes=[
+                _plate(True),
+                ServiceAttribute(
+                    code="vehicle_kind",
+                    description="Vehicle",
+                    datatype=AttributeType.singlevaluelist,
+                    values=_choices("truck", "tractor", "tricycle", "van", "other"),
+                ),
+                ServiceAttribute(
+                    code="load",
+                    description="Load (goods or people)",
+                    datatype=AttributeType.string,
+                    required=False,
+                    max_length=200,
+                ),
+            ],
+        ),
+        ReportCategory(
+            code="no_helmet",
+            name="Riding without helmet",
+            group="Traffic safety",
+            keywords=["helmet", "motorbike", "e-bike"],
+            attributes=[
+                ServiceAttribute(
+                    code="riders",
+                    description="Riders without a helmet",
+                    datatype=AttributeType.number,
+                    minimum=1,
+                    maximum=6,
+                ),
+                _plate(False),
+            ],
+        ),
+        ReportCategory(
+            code="dissuasion",
+            name="Dissuasion done on the spot",
+            description="You talked someone out of a violation: recorded, nothing to dispatch.",
+            group="Prevention",
+            keywords=["talked down", "warning"],
+            handled_on_the_spot=True,
+            attributes=[
+                ServiceAttribute(
+                    code="about",
+                    description="About",
+                    datatype=AttributeType.singlevaluelist,
+                    values=_choices(
+                        "drunk_driving", "no_helmet", "overloading", "parking", "speeding", "other"
+                    ),
+                ),
+                ServiceAttribute(
+                    code="persons",
+                    description="People dissuaded",
+                    datatype=AttributeType.number,
+                    minimum=1,
+                    maximum=100,
+                ),
+                ServiceAttribute(
+                    code="happened_at",
+                    description="When (if not just now)",
+                    datatype=AttributeType.datetime,
+                    required=False,
+                ),
+            ],
+        ),
+        ReportCategory(
+            code="other",
+            name="Other",
+            group="Other",
+            attributes=[
+                ServiceAttribute(
+                    code="subject",
+                    description="Subject",
+                    datatype=AttributeType.string,
+                    max_length=120,
+                )
+            ],
+        ),
+    ]
+)
+
+
+class ReportsConfig(StrictModel):
+    """Settings of warden reports (part of `CentralSettings`)."""
+
+    categories_file: Path | None = Field(
+        None,
+        title="Categories file",
+        description="YAML of the county's categories; empty: the shipped defaults.",
+    )
+    max_media_bytes: int = Field(
+        6 * 1024 * 1024, gt=0, title="Photo size limit", description="Largest accepted photo."
+    )
+    max_media_pixels: int = Field(
+        50_000_000, gt=0, title="Photo pixel limit", description="Refuses decompression bombs."
+    )
+    media_formats: list[Literal["JPEG", "PNG", "WEBP"]] = Field(
+        default_factory=lambda: ["JPEG", "PNG", "WEBP"],
+        min_length=1,
+        title="Photo formats",
+        description="Formats accepted, as Pillow decodes them (checked by content).",
+    )
+    mqtt_alerts: bool = Field(
+        False,
+        title="MQTT alerts",
+        description="Publish urgent reports and escalations on roadguard/v1/central/alerts/"
+        "<squad> through the broker in `mqtt`.",
+    )
+
+    def load_categories(self) -> ReportCategories:
+        if self.categories_file is None:
+            return DEFAULT_CATEGORIES
+        return ReportCategories.from_yaml(self.categories_file)

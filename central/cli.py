@@ -1,0 +1,178 @@
+"""`roadguard central serve | migrate | user add`.
+
+Settings come from the environment (`DATABASE_URL`, `ROADGUARD_SECRET_KEY`,
+`ROADGUARD_EVIDENCE_DIR`, `MQTT_HOST`, `MQTT_PORT`) and the options here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    central = sub.add_parser("central", help="the central service: review pages, API, ingest")
+    central_sub = central.add_subparsers(dest="central_command", required=True)
+
+    serve = central_sub.add_parser("serve", help="run the web service (and the MQTT consumer)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--mqtt",
+        metavar="HOST[:PORT]",
+        default=None,
+        help="consume episodes from this broker (MQTT v5 shared subscription)",
+    )
+    serve.add_argument("--share-group", default="central", help="shared-subscription group")
+    serve.add_argument(
+        "--client-id",
+        default=os.environ.get("MQTT_CLIENT_ID", ""),
+        help="this worker's MQTT client id (or MQTT_CLIENT_ID); default central-<host>-<port>. "
+        "It must be stable and one per worker: the broker keeps what the worker had not "
+        "acknowledged when it stopped, and delivers it when it comes back",
+    )
+    serve.add_argument(
+        "--review-window", type=float, default=None, help="seconds to decide a violation"
+    )
+    serve.set_defaults(func=_serve)
+
+    migrate = central_sub.add_parser("migrate", help="bring the database schema to head")
+    migrate.set_defaults(func=_migrate)
+
+    user = central_sub.add_parser("user", help="accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="add an account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["officer", "supervisor", "warden", "admin"])
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--township", default=None, help="the user's township (wardens)")
+    add.add_argument(
+        "--squad", default=None, help="the user's squad: urgent reports alert its officers"
+    )
+    add.add_argument(
+        "--password-env",
+        metavar="VAR",
+        default=None,
+        help="read the password from this environment variable (else: prompt)",
+    )
+    add.set_defaults(func=_user_add)
+    token = user_sub.add_parser(
+        "token", help="make an API key for an Open311 client acting as this user"
+    )
+    token.add_argument("username")
+    token.add_argument("--label", default="", help="what the key is for")
+    token.set_defaults(func=_user_token)
+
+    categories = central_sub.add_parser(
+        "categories", help="print the report categories in use (YAML; a county's starting point)"
+    )
+    categories.set_defaults(func=_categories)
+
+
+def _settings(args: argparse.Namespace):
+    from central.config import CentralSettings, MqttConfig
+
+    overrides: dict[str, object] = {}
+    if getattr(args, "review_window", None):
+        overrides["review_window_s"] = args.review_window
+    if getattr(args, "mqtt", None):
+        host, _, port = args.mqtt.partition(":")
+        overrides["mqtt"] = MqttConfig(
+            host=host,
+            port=int(port or 1883),
+            group=args.share_group,
+            client_id=getattr(args, "client_id", "")
+            or f"central-{socket.gethostname()}-{getattr(args, 'port', 0)}",
+        )
+    settings = CentralSettings.from_env(**overrides)
+    if getattr(args, "mqtt", None):
+        # A broker to consume from is a broker to publish urgent-report alerts to.
+        settings.reports = settings.reports.model_copy(update={"mqtt_alerts": True})
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.web import create_app
+
+    settings = _settings(args)
+    if not os.environ.get("ROADGUARD_SECRET_KEY"):
+        print("note: ROADGUARD_SECRET_KEY not set; logins end when the service restarts")
+    app = create_app(settings=settings, run_consumer=bool(args.mqtt))
+    print(f"RoadGuard central on http://{args.host}:{args.port}/ (API docs at /docs)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from central.centre import Centre
+
+    centre = Centre.open(_settings(args))
+    print(f"schema at head on {centre.db.engine.url.render_as_string(hide_password=True)}")
+    centre.close()
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from central.centre import Centre
+    from central.users import UserError, add_user
+
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if password != getpass.getpass("again: "):
+            print("the passwords differ")
+            return 2
+    centre = Centre.open(_settings(args))
+    try:
+        with centre.db.session() as session:
+            add_user(
+                session,
+                args.username,
+                password,
+                args.role,
+                centre.clock.now(),
+                args.name,
+                township=args.township,
+                squad=args.squad,
+            )
+    except UserError as exc:
+        print(f"error: {exc}")
+        return 2
+    finally:
+        centre.close()
+    print(f"added {args.role} {args.username}")
+    return 0
+
+
+def _user_token(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from central.api_keys import mint_api_key
+    from central.centre import Centre
+    from central.models import User
+
+    centre = Centre.open(_settings(args))
+    try:
+        with centre.db.session() as session:
+            user = session.scalar(select(User).where(User.username == args.username))
+            if user is None:
+                print(f"error: no user {args.username!r}")
+                return 2
+            key = mint_api_key(session, user, centre.clock.now(), args.label)
+    finally:
+        centre.close()
+    print(key)
+    print("(shown once; send it as api_key=... or Authorization: Bearer ...)")
+    return 0
+
+
+def _categories(args: argparse.Namespace) -> int:
+    from central.config import CentralSettings
+
+    print(CentralSettings.from_env().reports.load_categories().to_yaml(), end="")
+    return 0

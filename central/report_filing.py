@@ -1,0 +1,243 @@
+"""Filing a warden report: check everything, then store the photo and the row together.
+
+Everything that can be wrong with a submission (category, attributes, location, the photo)
+is checked before anything is written, and all problems are reported at once, so a warden
+on a slow link fixes the form in one round trip. Then the photo goes to the evidence store
+and the row to the database; if the database refuses, a photo this request added is removed
+again: nothing is stored half-way.
+
+Location: a GPS position in the photo's EXIF wins (the photo shows where the thing is, even
+when the warden has walked on); else `lat`/`long` (the phone's geolocation); else the typed
+`address_string`. One of the three is required.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from central.centre import Centre
+from central.evidence import sha256_of
+from central.models import ReportState, WardenReport
+from central.open311 import request_document
+from central.report_media import MediaRejected, Photo, check_photo
+from central.report_workflow import report_audit
+
+MAX_DESCRIPTION = 4000  # Open311's limit
+MAX_ADDRESS = 256
+
+
+@dataclass(frozen=True)
+class Reporter:
+    username: str
+    township: str | None = None
+    squad: str | None = None
+
+
+@dataclass
+class Submission:
+    """What a client sent, as text (forms) or JSON values; nothing checked yet."""
+
+    service_code: str | None = None
+    description: str = ""
+    lat: Any = None
+    long: Any = None
+    address_string: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    media: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str  # service_code, attribute[<code>], location, media, description
+    message: str
+    status: int = 400
+
+    @property
+    def open311(self) -> dict[str, Any]:
+        return {"code": self.status, "description": f"{self.field}: {self.message}"}
+
+
+class ReportRejected(Exception):
+    """A submission with problems; nothing was stored."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+
+    @property
+    def status(self) -> int:
+        """413/415 when the photo is the problem (the client must change the file), else 400."""
+        for problem in self.problems:
+            if problem.status != 400:
+                return problem.status
+        return 400
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def _coordinate(value: Any, name: str, bound: float, problems: list[Problem]) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append(Problem("location", f"{name} is not a number: {value!r}"))
+        return None
+    if not math.isfinite(number) or abs(number) > bound:
+        problems.append(Problem("location", f"{name} must be within ±{bound:g}"))
+        return None
+    return number
+
+
+@dataclass(frozen=True)
+class CheckedReport:
+    category_code: str
+    attributes: dict[str, Any]
+    description: str
+    lat: float | None
+    long: float | None
+    address_string: str | None
+    location_source: str
+    photo: Photo | None
+
+
+def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
+    """The submission, checked and typed; ReportRejected lists every problem."""
+    problems: list[Problem] = []
+    config = centre.settings.reports
+    category = None
+    code = (sub.service_code or "").strip()
+    if not code:
+        problems.append(Problem("service_code", "missing: pick a category"))
+    else:
+        category = centre.categories.get(code)
+        if category is None:
+            problems.append(Problem("service_code", f"unknown service code {code!r}"))
+    attributes: dict[str, Any] = {}
+    if category is not None:
+        known = {a.code for a in category.attributes}
+        for extra in sorted(set(sub.attributes) - known):
+            problems.append(Problem(f"attribute[{extra}]", "not an attribute of this category"))
+        for attribute in category.attributes:
+            raw = sub.attributes.get(attribute.code)
+            if _blank(raw):
+                if attribute.required:
+                    name = f"attribute[{attribute.code}]"
+                    problems.append(Problem(name, f"required: {attribute.description}"))
+                continue
+            try:
+                attributes[attribute.code] = attribute.parse(raw)
+            except ValueError as exc:
+                problems.append(Problem(f"attribute[{attribute.code}]", str(exc)))
+    description = (sub.description or "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        problems.append(Problem("description", f"at most {MAX_DESCRIPTION} characters"))
+    photo = None
+    if sub.media:
+        try:
+            photo = check_photo(
+                sub.media,
+                max_bytes=config.max_media_bytes,
+                max_pixels=config.max_media_pixels,
+                formats=config.media_formats,
+            )
+        except MediaRejected as exc:
+            problems.append(Problem("media", str(exc), exc.status))
+    lat = lon = None
+    source = ""
+    address = (sub.address_string or "").strip() or None
+    if address and len(address) > MAX_ADDRESS:
+        problems.append(Problem("address_string", f"at most {MAX_ADDRESS} characters"))
+    if photo is not None and photo.gps is not None:
+        lat, lon = photo.gps
+        source = "exif"
+    elif not _blank(sub.lat) or not _blank(sub.long):
+        if _blank(sub.lat) or _blank(sub.long):
+            problems.append(Problem("location", "lat and long go together"))
+        else:
+            lat = _coordinate(sub.lat, "lat", 90, problems)
+            lon = _coordinate(sub.long, "long", 180, problems)
+            source = "device"
+    elif address:
+        source = "typed"
+    elif not any(p.field == "media" for p in problems):
+        problems.append(
+            Problem(
+                "location",
+                "missing: give lat and long, an address_string, or a photo with GPS in it",
+            )
+        )
+    if problems:
+        raise ReportRejected(problems)
+    assert category is not None
+    return CheckedReport(
+        category.code, attributes, description, lat, lon, address, source or "typed", photo
+    )
+
+
+def file_report(centre: Centre, reporter: Reporter, sub: Submission) -> dict[str, Any]:
+    """Check and store one report; returns its Open311 document. Urgent reports get their
+    acknowledgement deadline, wake the scheduler and alert the squad (after the commit)."""
+    checked = check_submission(centre, sub)
+    category = centre.categories.get(checked.category_code)
+    assert category is not None
+    now = centre.clock.now()
+    added_sha: str | None = None
+    photo = checked.photo
+    if photo is not None:
+        existed = centre.evidence.exists(sha256_of(photo.data))
+        digest = centre.evidence.put(photo.data)
+        added_sha = None if existed else digest
+    try:
+        with centre.db.session() as session:
+            report = WardenReport(
+                service_code=category.code,
+                service_name=category.name,
+                urgent=category.urgent,
+                state="",
+                description=checked.description,
+                attributes=checked.attributes,
+                lat=checked.lat,
+                long=checked.long,
+                address_string=checked.address_string,
+                location_source=checked.location_source,
+                media_sha256=sha256_of(photo.data) if photo else None,
+                media_type=photo.content_type if photo else None,
+                media_size=len(photo.data) if photo else None,
+                reporter=reporter.username,
+                township=reporter.township,
+                squad=reporter.squad,
+                requested_at=now,
+                updated_at=now,
+                ack_deadline=now + timedelta(seconds=category.ack_deadline_s)
+                if category.urgent and not category.handled_on_the_spot
+                else None,
+                escalation_level=0,
+                status_notes="",
+            )
+            session.add(report)
+            session.flush()
+            report_audit(session, report, ReportState.new, reporter.username, now, "filed")
+            if category.handled_on_the_spot:
+                report.closed_at = now
+                report.closed_by = reporter.username
+                report_audit(
+                    session,
+                    report,
+                    ReportState.resolved,
+                    reporter.username,
+                    now,
+                    "handled_on_the_spot",
+                )
+            document = request_document(report)
+    except BaseException:
+        if added_sha is not None:
+            centre.evidence.delete(added_sha)
+        raise
+    if report.ack_deadline is not None:
+        centre.deadline_added(report.ack_deadline)
+        centre.alerts.publish("new", reporter.squad, document, now)
+    return document

@@ -1,0 +1,134 @@
+"""A report's photo: checked by content, not by name, and its GPS position read from EXIF.
+
+A phone names every upload `image.jpg` and a client can claim any content type, so the only
+trustworthy check is decoding: Pillow must recognise an allowed format and decode the whole
+image (a truncated upload fails here, not on the officer's screen). The pixel count is
+bounded before decoding so a small file cannot expand into gigabytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+class MediaRejected(ValueError):
+    """A photo the centre will not store; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Photo:
+    data: bytes
+    format: str
+    content_type: str
+    width: int
+    height: int
+    gps: tuple[float, float] | None  # (lat, long) from EXIF, if the camera recorded it
+
+
+def check_photo(
+    data: bytes, *, max_bytes: int, max_pixels: int, formats: list[str] | tuple[str, ...]
+) -> Photo:
+    """The photo, if it is an allowed image within the limits; else MediaRejected."""
+    if not data:
+        raise MediaRejected("the photo is empty", 400)
+    if len(data) > max_bytes:
+        raise MediaRejected(
+            f"the photo is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB", 413
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(formats)) as image:
+                if image.width * image.height > max_pixels:
+                    raise MediaRejected("the photo has too many pixels", 413)
+                image.load()  # decode everything: truncated or corrupt files fail here
+                fmt = image.format or ""
+                exif = image.getexif()
+                width, height = image.size
+    except MediaRejected:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        allowed = ", ".join(formats)
+        raise MediaRejected(f"the upload is not a photo ({allowed})", 415) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MediaRejected(f"the photo cannot be decoded: {exc}", 415) from None
+    return Photo(
+        data,
+        fmt,
+        MIME_TYPES.get(fmt, "application/octet-stream"),
+        width,
+        height,
+        exif_position(exif),
+    )
+
+
+def _degrees(value: Any) -> float:
+    d, m, s = (float(v) for v in value)
+    return d + m / 60 + s / 3600
+
+
+def exif_position(exif: Image.Exif) -> tuple[float, float] | None:
+    """(lat, long) in decimal degrees from the GPS IFD, or None when absent or nonsense."""
+    try:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except (KeyError, ValueError, TypeError, OSError):
+        return None
+    tags = ExifTags.GPS
+    try:
+        lat = _degrees(gps[tags.GPSLatitude])
+        lon = _degrees(gps[tags.GPSLongitude])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if str(gps.get(tags.GPSLatitudeRef, "N")).upper().startswith("S"):
+        lat = -lat
+    if str(gps.get(tags.GPSLongitudeRef, "E")).upper().startswith("W"):
+        lon = -lon
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None  # (0, 0) is what some phones write when they had no fix
+    return round(lat, 7), round(lon, 7)
+
+
+def jpeg_with_gps(
+    lat: float | None, lon: float | None, size: tuple[int, int] = (320, 240), quality: int = 85
+) -> bytes:
+    """A small JPEG, with EXIF GPS when lat/lon are given: for tests and the demo, so they
+    need no photo file on disk."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", size, (70, 100, 90))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, size[1] // 2, size[0] - 20, size[1] - 20), fill=(200, 180, 60))
+    draw.text((24, 20), "RoadGuard test photo", fill=(255, 255, 255))
+    exif = Image.Exif()
+    if lat is not None and lon is not None:
+
+        def dms(value: float) -> tuple[float, float, float]:
+            value = abs(value)
+            d = int(value)
+            m = int((value - d) * 60)
+            s = round((value - d - m / 60) * 3600, 4)
+            return (float(d), float(m), s)
+
+        exif[ExifTags.Base.GPSInfo] = {
+            ExifTags.GPS.GPSLatitudeRef: "N" if lat >= 0 else "S",
+            ExifTags.GPS.GPSLatitude: dms(lat),
+            ExifTags.GPS.GPSLongitudeRef: "E" if lon >= 0 else "W",
+            ExifTags.GPS.GPSLongitude: dms(lon),
+        }
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()

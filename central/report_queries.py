@@ -1,0 +1,108 @@
+"""Read side of warden reports: who sees which, the officers' inbox, the Open311 list filter,
+and the fingerprint an open inbox polls to learn cheaply whether it must redraw.
+
+Visibility is one function, used by the pages and both APIs alike: a warden sees only their
+own reports; an officer their squad's (all, without a squad); supervisors and admins all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from central.models import OPEN_REPORT_STATES, ReportState, WardenReport
+from central.roles import Permission, can
+from central.workflow import NotAllowed, NotFound
+
+
+@dataclass(frozen=True)
+class Viewer:
+    username: str
+    role: str
+    squad: str | None = None
+
+
+def visible(query: Select, viewer: Viewer) -> Select:
+    if can(viewer.role, Permission.handle_reports):
+        if viewer.role == "officer" and viewer.squad:
+            return query.where(WardenReport.squad == viewer.squad)
+        return query
+    if can(viewer.role, Permission.file_reports):
+        return query.where(WardenReport.reporter == viewer.username)
+    return query.where(WardenReport.id == -1)
+
+
+def get_visible(session: Session, report_id: int, viewer: Viewer) -> WardenReport:
+    """The report if this viewer may see it. A warden asking for someone else's report gets
+    404, not 403: whether a report id exists is none of their business."""
+    report = session.scalar(
+        visible(select(WardenReport), viewer).where(WardenReport.id == report_id)
+    )
+    if report is None:
+        if not (
+            can(viewer.role, Permission.handle_reports) or can(viewer.role, Permission.file_reports)
+        ):
+            raise NotAllowed("your role may not read reports")
+        raise NotFound(f"no report {report_id}")
+    return report
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Open311's list filters (`service_request_id`, `service_code`, `status`, dates)."""
+
+    ids: tuple[int, ...] = ()
+    service_codes: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 1000
+
+    def apply(self, query: Select) -> Select:
+        if self.ids:
+            query = query.where(WardenReport.id.in_(self.ids))
+        if self.service_codes:
+            query = query.where(WardenReport.service_code.in_(self.service_codes))
+        if self.states:
+            query = query.where(WardenReport.state.in_(self.states))
+        if self.start:
+            query = query.where(WardenReport.requested_at >= self.start)
+        if self.end:
+            query = query.where(WardenReport.requested_at <= self.end)
+        return query
+
+
+def report_list(session: Session, viewer: Viewer, flt: ReportFilter) -> list[WardenReport]:
+    query = flt.apply(visible(select(WardenReport), viewer))
+    query = query.order_by(WardenReport.requested_at.desc(), WardenReport.id.desc())
+    return list(session.scalars(query.limit(flt.limit)))
+
+
+def inbox(session: Session, viewer: Viewer, *, escalated_only: bool = False) -> list[WardenReport]:
+    """Open reports for an officer: unacknowledged urgent ones first (by deadline), then the
+    rest, oldest first. `escalated_only`: those escalated to the viewer's role or beyond."""
+    query = visible(select(WardenReport), viewer).where(WardenReport.state.in_(OPEN_REPORT_STATES))
+    if escalated_only:
+        query = query.where(WardenReport.escalation_level >= escalation_level_of(viewer.role))
+    waiting = case((WardenReport.state == ReportState.new, 0), else_=1)
+    urgent_first = case((WardenReport.urgent, 0), else_=1)
+    query = query.order_by(
+        waiting, urgent_first, WardenReport.escalation_level.desc(), WardenReport.requested_at
+    )
+    return list(session.scalars(query.limit(500)))
+
+
+def escalation_level_of(role: str) -> int:
+    """The escalation level at which a report reaches `role` (supervisor 1, admin 2)."""
+    return {"supervisor": 1, "admin": 2}.get(role, 0)
+
+
+def inbox_fingerprint(session: Session, viewer: Viewer) -> str:
+    """Changes whenever a visible report does (a new one, an action, an escalation: they all
+    touch `updated_at`), across all workers, since it is read from the database."""
+    query = visible(select(func.count(), func.max(WardenReport.updated_at)), viewer)
+    count, latest = session.execute(query).one()
+    return f"r{count}-{latest.isoformat() if latest else 0}"

@@ -1,0 +1,172 @@
+"""The warden-report workflow (design.md, "Central workflow").
+
+    new --(officer)--> acknowledged --> dispatched --> resolved
+     |                      |               |
+     +------------------> rejected <--------+          (a note says why)
+
+An urgent report that nobody acknowledges by its deadline escalates: to the supervisor, then,
+after a further deadline, up the chain (`ReportCategories.escalation_chain`). Escalation does
+not change the state (the report is still `new`, and any officer may still acknowledge it);
+it widens who is told and writes an audit row. Like `central.workflow`, every change writes
+its audit row in the same transaction, functions take a session and an explicit `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.categories import ReportCategories
+from central.models import AuditEntry, ReportState, WardenReport
+from central.open311 import request_document
+from central.roles import Permission, can
+from central.workflow import SCHEDULER_ACTOR, InvalidDecision, NotAllowed, NotFound, WorkflowError
+
+
+@dataclass(frozen=True)
+class ReportActor:
+    """Who acts on a report: their name, role and squad (officers act within their squad)."""
+
+    username: str
+    role: str
+    squad: str | None = None
+
+
+# (from states) -> to state, for each officer action.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "acknowledge": ((ReportState.new,), ReportState.acknowledged),
+    "dispatch": ((ReportState.new, ReportState.acknowledged), ReportState.dispatched),
+    "resolve": (
+        (ReportState.new, ReportState.acknowledged, ReportState.dispatched),
+        ReportState.resolved,
+    ),
+    "reject": (
+        (ReportState.new, ReportState.acknowledged, ReportState.dispatched),
+        ReportState.rejected,
+    ),
+}
+
+
+def report_audit(
+    session: Session,
+    report: WardenReport,
+    to_state: str,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+    note: str = "",
+) -> AuditEntry:
+    """Move the report (or record an event on it, when `to_state` is its state) and log it."""
+    entry = AuditEntry(
+        report_id=report.id,
+        subject="report",
+        from_state=report.state if report.state else None,
+        to_state=to_state,
+        actor=actor,
+        at=now,
+        reason=reason,
+        note=note,
+    )
+    session.add(entry)
+    report.state = to_state
+    report.updated_at = now
+    return entry
+
+
+def may_handle(actor: ReportActor, report: WardenReport) -> bool:
+    """Officers act on their own squad's reports (or all, without a squad); supervisors and
+    admins on any."""
+    if not can(actor.role, Permission.handle_reports):
+        return False
+    if actor.role == "officer" and actor.squad:
+        return report.squad == actor.squad
+    return True
+
+
+def act(
+    session: Session,
+    report_id: int,
+    action: str,
+    actor: ReportActor,
+    now: datetime,
+    note: str = "",
+) -> WardenReport:
+    """Apply an officer action (`acknowledge`, `dispatch`, `resolve`, `reject`)."""
+    if action not in TRANSITIONS:
+        raise InvalidDecision(f"unknown action {action!r}; one of {sorted(TRANSITIONS)}")
+    if not can(actor.role, Permission.handle_reports):
+        raise NotAllowed(f"a {actor.role} cannot {action} reports")
+    report = session.get(WardenReport, report_id, with_for_update=True)
+    if report is None:
+        raise NotFound(f"no report {report_id}")
+    if not may_handle(actor, report):
+        raise NotAllowed(f"report {report_id} belongs to squad {report.squad}, not yours")
+    sources, target = TRANSITIONS[action]
+    if report.state not in sources:
+        raise WorkflowError(f"report {report_id} is {report.state}; cannot {action} it")
+    note = (note or "").strip()
+    if action == "reject" and not note:
+        raise InvalidDecision("a rejection needs a note saying why")
+    if report.acknowledged_at is None:
+        # Any first officer action counts as the acknowledgement: it stops the escalation.
+        report.acknowledged_at = now
+        report.acknowledged_by = actor.username
+    report.ack_deadline = None
+    if target in (ReportState.resolved, ReportState.rejected):
+        report.closed_at = now
+        report.closed_by = actor.username
+    if note:
+        report.status_notes = note
+    report_audit(session, report, target, actor.username, now, action, note)
+    return report
+
+
+def escalate_overdue_reports(
+    session: Session, now: datetime, categories: ReportCategories
+) -> list[dict[str, Any]]:
+    """Escalate every `new` report past its acknowledgement deadline one step up the chain;
+    returns their Open311 documents (for the alerts, sent after commit). Restart-safe like
+    `central.workflow.escalate_overdue`: the database says what is due."""
+    rows = session.scalars(
+        select(WardenReport)
+        .where(WardenReport.state == ReportState.new, WardenReport.ack_deadline <= now)
+        .order_by(WardenReport.ack_deadline)
+        .with_for_update(skip_locked=True)
+    ).all()
+    chain = categories.escalation_chain
+    escalated: list[dict[str, Any]] = []
+    for report in rows:
+        level = report.escalation_level
+        if level >= len(chain):
+            report.ack_deadline = None  # the top of the chain has it; nothing further
+            continue
+        category = categories.get(report.service_code)
+        step_s = category.next_step_s if category else 180.0
+        missed = report.ack_deadline
+        report.escalation_level = level + 1
+        report.escalated_to = chain[level]
+        report.ack_deadline = now + timedelta(seconds=step_s) if level + 1 < len(chain) else None
+        report_audit(
+            session,
+            report,
+            report.state,
+            SCHEDULER_ACTOR,
+            now,
+            "escalated",
+            f"not acknowledged by {missed:%Y-%m-%d %H:%M:%S} UTC; to {chain[level]}",
+        )
+        escalated.append(request_document(report))
+    return escalated
+
+
+def next_report_deadline(session: Session) -> datetime | None:
+    return session.scalar(
+        select(WardenReport.ack_deadline)
+        .where(WardenReport.state == ReportState.new, WardenReport.ack_deadline.is_not(None))
+        .order_by(WardenReport.ack_deadline)
+        .limit(1)
+    )

@@ -1,0 +1,113 @@
+"""Read side of the review workflow: the queue, filters, one event with its evidence.
+
+The queue is sorted by deadline (the most urgent first); `queue_fingerprint` is what an open
+page polls to learn, cheaply, whether it must redraw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from central.models import OPEN_REVIEW_STATES, Episode, Evidence, ReviewState
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Filters of the queue and the lists; every field optional."""
+
+    site: str | None = None  # the edge node (one node per site)
+    camera: str | None = None
+    states: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None  # inclusive
+    limit: int = 200
+
+    def apply(self, query: Select) -> Select:
+        if self.site:
+            query = query.where(Episode.node_id == self.site)
+        if self.camera:
+            query = query.where(Episode.camera_id == self.camera)
+        if self.states:
+            query = query.where(Episode.state.in_(self.states))
+        if self.since:
+            query = query.where(Episode.first_seen_at >= day_start(self.since))
+        if self.until:
+            query = query.where(Episode.first_seen_at < day_start(self.until + timedelta(1)))
+        return query
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def review_queue(session: Session, flt: ReviewFilter, *, supervisor: bool) -> list[Episode]:
+    """Open reviews by deadline. Escalated items are in it only for a supervisor."""
+    visible = OPEN_REVIEW_STATES if supervisor else (ReviewState.pending_review,)
+    states = tuple(s for s in (flt.states or visible) if s in visible)
+    query = flt.apply(select(Episode)).where(Episode.state.in_(states or ("-",)))
+    query = query.order_by(Episode.review_deadline, Episode.id).limit(flt.limit)
+    return list(session.scalars(query))
+
+
+def episode_list(session: Session, flt: ReviewFilter) -> list[Episode]:
+    query = flt.apply(select(Episode)).order_by(Episode.first_seen_at.desc()).limit(flt.limit)
+    return list(session.scalars(query))
+
+
+def queue_fingerprint(session: Session, *, supervisor: bool) -> str:
+    """Changes whenever the open queue does, across all workers (it is read from the DB):
+    a new review, a decision and an escalation all touch `updated_at` of a reviewed episode."""
+    visible = OPEN_REVIEW_STATES if supervisor else (ReviewState.pending_review,)
+    count = session.scalar(select(func.count()).where(Episode.state.in_(visible)))
+    latest = session.scalar(
+        select(func.max(Episode.updated_at)).where(Episode.violation_at.is_not(None))
+    )
+    return f"{count}-{latest.isoformat() if latest else 0}"
+
+
+@dataclass
+class EvidenceStep:
+    """One step of the ladder with the pictures taken at it."""
+
+    title: str
+    at: float | None
+    pictures: list[tuple[str, Evidence | None]] = field(default_factory=list)  # (ref, row)
+    announcement: dict | None = None
+
+
+def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
+    """The episode's evidence grouped by warning, then the rest (the violation's pictures)."""
+    rows = {
+        row.name: row
+        for row in session.scalars(select(Evidence).where(Evidence.episode_id == episode.id))
+    }
+
+    def picture(ref: str) -> tuple[str, Evidence | None]:
+        name = ref.split("/", 1)[1] if "/" in ref else ref
+        return ref, rows.get(name)
+
+    record = episode.record or {}
+    steps: list[EvidenceStep] = []
+    seen: set[str] = set()
+    for warning in record.get("warnings", []):
+        refs = warning.get("evidence", [])
+        seen.update(refs)
+        steps.append(
+            EvidenceStep(
+                title=f"Warning {warning.get('n')}",
+                at=warning.get("at"),
+                pictures=[picture(r) for r in refs],
+                announcement=warning.get("announcement"),
+            )
+        )
+    rest = [r for r in record.get("evidence", []) if r not in seen]
+    referenced = {r.split("/", 1)[-1] for r in seen | set(rest)}
+    rest += [f"{episode.id}/{n}" for n in sorted(rows) if n not in referenced]
+    if rest:
+        title = "Violation" if episode.violation_at else "Other evidence"
+        steps.append(EvidenceStep(title, record.get("violation_at"), [picture(r) for r in rest]))
+    return steps

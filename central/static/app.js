@@ -1,0 +1,95 @@
+// RoadGuard central: the only script. Live queue refresh (polling with ETag) and keys.
+"use strict";
+
+function rows() { return Array.from(document.querySelectorAll("#queue tr.row")); }
+
+function select(index) {
+  const all = rows();
+  if (!all.length) return;
+  const i = Math.max(0, Math.min(all.length - 1, index));
+  all.forEach((r) => r.classList.remove("selected"));
+  all[i].classList.add("selected");
+  all[i].focus();
+}
+
+function selectedIndex() { return rows().findIndex((r) => r.classList.contains("selected")); }
+
+function pollQueue(box) {
+  let etag = box.dataset.etag;
+  const every = parseInt(box.dataset.pollMs, 10) || 5000;
+  async function tick() {
+    try {
+      const response = await fetch(box.dataset.rowsUrl, {
+        headers: { "If-None-Match": etag }, credentials: "same-origin",
+      });
+      if (response.status === 200) {
+        const keep = selectedIndex();
+        box.innerHTML = await response.text();
+        etag = response.headers.get("ETag") || etag;
+        box.dataset.etag = etag;
+        box.dispatchEvent(new CustomEvent("queue-updated"));
+        if (keep >= 0) select(keep);
+      } else if (response.status === 401 || response.status === 403) {
+        return;  // logged out: stop polling
+      }
+    } catch (err) { /* offline for a moment: try again next time */ }
+    setTimeout(tick, every);
+  }
+  setTimeout(tick, every);
+}
+
+function typing(event) {
+  const t = event.target;
+  return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("queue");
+  if (box) {
+    pollQueue(box);
+    box.addEventListener("click", (event) => {
+      const row = event.target.closest("tr.row");
+      if (row && event.target.tagName !== "A") window.location = row.dataset.href;
+    });
+  }
+  const ticketForm = document.getElementById("ticket-form");
+  const dismissForm = document.getElementById("dismiss-form");
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    const key = event.key.toLowerCase();
+    if (box) {
+      if (key === "j") { select(selectedIndex() + 1); event.preventDefault(); }
+      else if (key === "k") { select(selectedIndex() - 1); event.preventDefault(); }
+      else if (key === "enter" && selectedIndex() >= 0) {
+        window.location = rows()[selectedIndex()].dataset.href;
+      }
+      return;
+    }
+    if (ticketForm && key === "t") { ticketForm.requestSubmit(); }
+    else if (dismissForm && /^[1-9]$/.test(key)) {
+      const button = dismissForm.querySelector(`button[data-key="${key}"]`);
+      if (button) dismissForm.requestSubmit(button);
+    } else if (dismissForm && key === "o") {
+      document.getElementById("dismiss-note").focus();
+      event.preventDefault();
+    } else if (key === "n") {
+      const next = document.getElementById("next-link");
+      if (next) window.location = next.href;
+    } else if (key === "q") { window.location = "/queue"; }
+  });
+
+  const note = document.getElementById("dismiss-note");
+  if (note && dismissForm) {
+    note.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        dismissForm.requestSubmit(document.getElementById("dismiss-other"));
+      }
+    });
+  }
+});

@@ -1,0 +1,162 @@
+"""`create_app`: the FastAPI application of one central worker.
+
+The lifespan runs the deadline scheduler (its first tick, before serving, escalates what
+passed while the service was down) and, when asked, the MQTT consumer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from central import metrics
+from central.alerts import MqttAlerts, NoAlerts
+from central.centre import Centre
+from central.clock import Clock
+from central.config import CentralSettings
+from central.scheduler import DeadlineScheduler
+from central.web import api, open311, pages, report_pages, reports_api
+from central.web.auth import LoginRequired
+from central.web.open311 import Open311Error, open311_errors
+from central.web.templating import templates
+from central.workflow import WorkflowError
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(
+    centre: Centre | None = None,
+    *,
+    settings: CentralSettings | None = None,
+    clock: Clock | None = None,
+    run_scheduler: bool = True,
+    run_consumer: bool = False,
+) -> FastAPI:
+    """The app for `centre` (or one opened, and migrated, from `settings`/the environment)."""
+    if centre is None:
+        centre = Centre.open(settings or CentralSettings.from_env(), clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        alerts = start_alerts(centre)
+        scheduler = DeadlineScheduler(centre) if run_scheduler else None
+        consumer = None
+        if scheduler:
+            scheduler.start()
+        app.state.scheduler = scheduler
+        if run_consumer:
+            from central.consumer import EpisodeConsumer
+
+            consumer = EpisodeConsumer(centre)
+            consumer.start()
+        app.state.consumer = consumer
+        try:
+            yield
+        finally:
+            if consumer:
+                consumer.stop()
+            if scheduler:
+                scheduler.stop()
+            if alerts is not None:
+                alerts.stop()
+                centre.alerts = NoAlerts()
+
+    app = FastAPI(
+        title="RoadGuard central",
+        version="1",
+        summary="Review of parking violations from RoadGuard edge nodes; road-warden reports "
+        "(Open311 GeoReport v2 at /open311/v2).",
+        lifespan=lifespan,
+    )
+    app.state.centre = centre
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=centre.settings.secret_key,
+        session_cookie="roadguard_session",
+        max_age=centre.settings.session_max_age_s,
+        same_site="lax",
+        https_only=centre.settings.https_only_cookies,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(report_pages.router)  # before pages: it owns /me now
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(reports_api.router)
+    app.include_router(open311.router)
+    app.include_router(metrics.router)
+    _error_handlers(app)
+    return app
+
+
+def start_alerts(centre: Centre) -> MqttAlerts | None:
+    """MQTT alerts for urgent reports, when `reports.mqtt_alerts` asks for them."""
+    if not centre.settings.reports.mqtt_alerts:
+        return None
+    mqtt = centre.settings.mqtt
+    alerts = MqttAlerts(
+        mqtt.host,
+        mqtt.port,
+        username=mqtt.username,
+        password=mqtt.password,
+        keepalive_s=mqtt.keepalive_s,
+    ).start()
+    centre.alerts = alerts
+    return alerts
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/open311/"))
+
+
+def _is_open311(request: Request) -> bool:
+    return request.url.path.startswith("/open311/")
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if _is_open311(request):
+            return open311_errors(401, ["log in, or send an api_key"])
+        if _wants_json(request):
+            return JSONResponse({"detail": "log in first"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Open311Error)
+    async def open311_error(request: Request, exc: Open311Error) -> Response:
+        return open311_errors(exc.status, exc.descriptions)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _is_open311(request):
+            return open311_errors(
+                400, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            )
+        return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(WorkflowError)
+    async def workflow_error(request: Request, exc: WorkflowError) -> Response:
+        return _error(request, exc.status, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+
+
+def _error(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    if _is_open311(request):
+        return open311_errors(status, [message])
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )

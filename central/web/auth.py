@@ -1,0 +1,145 @@
+"""Who is asking, and may they: session login, role checks, CSRF.
+
+The session cookie (Starlette's SessionMiddleware, signed with itsdangerous) carries only
+the user id and a CSRF token; the user is re-read from the database on each request, so a
+deactivated account or a changed role takes effect at once. Every state-changing request
+must present the session's CSRF token, as a form field (`csrf_token`) or an `X-CSRF-Token`
+header, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from central.centre import Centre
+from central.models import User
+from central.report_filing import Reporter
+from central.report_queries import Viewer
+from central.report_workflow import ReportActor
+from central.roles import Permission, can
+from central.workflow import Actor
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    township: str | None = None
+    squad: str | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.role, permission)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.username, self.role)
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.username, self.role, self.squad)
+
+    @property
+    def report_actor(self) -> ReportActor:
+        return ReportActor(self.username, self.role, self.squad)
+
+    @property
+    def reporter(self) -> Reporter:
+        return Reporter(self.username, self.township, self.squad)
+
+    @classmethod
+    def of(cls, user: User) -> CurrentUser:
+        return cls(user.id, user.username, user.display_name, user.role, user.township, user.squad)
+
+
+class LoginRequired(Exception):
+    """Raised for a page that needs a login; turned into a redirect (HTML) or a 401 (API)."""
+
+
+def get_centre(request: Request) -> Centre:
+    return request.app.state.centre
+
+
+def csrf_token(request: Request) -> str:
+    """The session's token, made on first use (the login form needs one before login)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def start_session(request: Request, user: User) -> str:
+    """A fresh session for a fresh login: no fixation, a new CSRF token."""
+    request.session.clear()
+    request.session["uid"] = user.id
+    return csrf_token(request)
+
+
+def optional_user(
+    request: Request, centre: Annotated[Centre, Depends(get_centre)]
+) -> CurrentUser | None:
+    uid = request.session.get("uid")
+    if uid is None:
+        return None
+    with centre.db.session() as session:
+        user = session.get(User, uid)
+        if user is None or not user.active:
+            request.session.clear()
+            return None
+        return CurrentUser.of(user)
+
+
+def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) -> CurrentUser:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def require(permission: Permission):
+    """A dependency: the current user, if their role has `permission`; else 403."""
+
+    def check(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
+        if not user.can(permission):
+            raise HTTPException(403, f"your role ({user.role}) may not {permission.value}")
+        return user
+
+    return check
+
+
+async def verify_csrf(request: Request) -> None:
+    """For every POST/DELETE route: the token from the header, or from the form."""
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
+
+
+# Dependency aliases (FastAPI's Annotated style): one name per kind of caller.
+CentreDep = Annotated[Centre, Depends(get_centre)]
+MaybeUser = Annotated[CurrentUser | None, Depends(optional_user)]
+AnyUser = Annotated[CurrentUser, Depends(current_user)]
+Reviewer = Annotated[CurrentUser, Depends(require(Permission.view_reviews))]
+Decider = Annotated[CurrentUser, Depends(require(Permission.decide))]
+Supervisor = Annotated[CurrentUser, Depends(require(Permission.supervise))]
+DashboardViewer = Annotated[CurrentUser, Depends(require(Permission.view_dashboard))]
+Exporter = Annotated[CurrentUser, Depends(require(Permission.export))]
+UserAdmin = Annotated[CurrentUser, Depends(require(Permission.manage_users))]
+Warden = Annotated[CurrentUser, Depends(require(Permission.file_reports))]
+ReportHandler = Annotated[CurrentUser, Depends(require(Permission.handle_reports))]
+CSRF = Depends(verify_csrf)

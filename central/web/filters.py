@@ -1,0 +1,41 @@
+"""Query-string filters shared by the pages and the API (empty form fields mean "any")."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query
+
+from central.models import ReviewState
+from central.reviews import ReviewFilter
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{name} must be a date like 2026-03-02") from None
+
+
+def review_filter(
+    site: Annotated[str | None, Query(description="Edge node id.")] = None,
+    camera: Annotated[str | None, Query(description="Camera id.")] = None,
+    state: Annotated[str | None, Query(description="One state, e.g. pending_review.")] = None,
+    since: Annotated[str | None, Query(description="First day (UTC), YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, Query(description="Last day (UTC), inclusive.")] = None,
+) -> ReviewFilter:
+    if state and state not in {s.value for s in ReviewState}:
+        raise HTTPException(422, f"unknown state {state!r}")
+    return ReviewFilter(
+        site=site or None,
+        camera=camera or None,
+        states=(state,) if state else (),
+        since=_day(since, "since"),
+        until=_day(until, "until"),
+    )
+
+
+FilterDep = Annotated[ReviewFilter, Depends(review_filter)]

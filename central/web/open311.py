@@ -1,0 +1,276 @@
+"""Open311 GeoReport v2 endpoints (JSON): services, service definitions, requests.
+
+Authentication, for the request endpoints (the service list is public, as in Open311):
+- an API key (`roadguard central user token <user>`) as the Open311 `api_key` parameter or
+  `Authorization: Bearer <key>`; no CSRF token, since no browser sends it by itself;
+- or the centre's session cookie, as the warden's page uses it; then a POST must carry the
+  session's CSRF token (`X-CSRF-Token` header or `csrf_token` field), like every other POST.
+
+Errors come in Open311's shape, a list of `{"code": <http status>, "description": ...}`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from central.api_keys import user_for_key
+from central.centre import Centre
+from central.clock import utc
+from central.models import OPEN_REPORT_STATES, ReportState
+from central.open311 import request_document, service_definition, service_list
+from central.report_filing import ReportRejected, Submission, file_report
+from central.report_queries import ReportFilter, get_visible, report_list
+from central.roles import Permission
+from central.web.auth import CSRF_FIELD, CSRF_HEADER, CentreDep, CurrentUser, optional_user
+from central.workflow import WorkflowError
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+FORM_SLACK_BYTES = 256 * 1024  # the form's text fields around the photo
+
+
+class Open311Error(Exception):
+    """Answered as Open311's error list by the app's handler."""
+
+    def __init__(self, status: int, *descriptions: str) -> None:
+        super().__init__("; ".join(descriptions))
+        self.status = status
+        self.descriptions = descriptions or ("error",)
+
+
+def open311_errors(status: int, descriptions: list[str] | tuple[str, ...]) -> JSONResponse:
+    return JSONResponse([{"code": status, "description": d} for d in descriptions], status)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _key_user(centre: Centre, key: str) -> CurrentUser:
+    with centre.db.session() as session:
+        user = user_for_key(session, key)
+        if user is None:
+            raise Open311Error(401, "api_key is not valid")
+        return CurrentUser.of(user)
+
+
+async def caller(request: Request, body: dict[str, Any] | FormData | None = None) -> CurrentUser:
+    """The API key's user, else the session's (with its CSRF token on a POST)."""
+    centre: Centre = request.app.state.centre
+    key = _bearer(request) or request.query_params.get("api_key")
+    if key is None and body is not None:
+        value = body.get("api_key")
+        key = value if isinstance(value, str) and value else None
+    if key:
+        return await run_in_threadpool(_key_user, centre, key)
+    user = await run_in_threadpool(optional_user, request, centre)
+    if user is None:
+        raise Open311Error(401, "log in, or send an api_key")
+    if request.method == "POST":
+        expected = request.session.get("csrf")
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and body is not None:
+            value = body.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+        if not expected or not sent or not hmac.compare_digest(expected, sent):
+            raise Open311Error(403, "missing or wrong CSRF token (or use an api_key)")
+    return user
+
+
+async def get_caller(request: Request) -> CurrentUser:
+    return await caller(request)
+
+
+Caller = Annotated[CurrentUser, Depends(get_caller)]
+
+
+@router.get("/services.json")
+def services(centre: CentreDep, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
+    """The report categories (Open311 services) of this county."""
+    return service_list(centre.categories)
+
+
+@router.get("/services/{service_code}.json")
+def service(
+    service_code: str, centre: CentreDep, jurisdiction_id: str | None = None
+) -> dict[str, Any]:
+    """A category's attributes (Open311 service definition)."""
+    category = centre.categories.get(service_code)
+    if category is None:
+        raise Open311Error(404, f"service_code {service_code!r} not found")
+    return service_definition(category)
+
+
+def text_items(form: FormData) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+
+
+def attribute_answers(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`attribute[code]=v` (and `attribute[code][]=v` repeated, for multi-value lists)."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if not (name.startswith("attribute[") and "]" in name):
+            continue
+        code = name[len("attribute[") : name.index("]")]
+        if name.endswith("[]"):
+            out.setdefault(code, []).append(value)
+        else:
+            out[code] = value
+    return out
+
+
+async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any]:
+    limit = centre.settings.reports.max_media_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + FORM_SLACK_BYTES:
+        raise Open311Error(413, f"media: the upload is over the {limit / 1e6:.1f} MB limit")
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise Open311Error(400, "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise Open311Error(400, "the body must be a JSON object")
+        if body.get("media_url"):
+            raise Open311Error(400, "media_url is not fetched; upload the photo as `media`")
+        attributes = dict(body.get("attributes") or {})
+        attributes.update(attribute_answers(list(body.items())))
+        return Submission(
+            service_code=body.get("service_code"),
+            description=str(body.get("description") or ""),
+            lat=body.get("lat"),
+            long=body.get("long"),
+            address_string=body.get("address_string"),
+            attributes=attributes,
+        ), body
+    if kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form(max_files=1, max_fields=200)
+        media = form.get("media")
+        data = None
+        if isinstance(media, UploadFile) and (media.filename or media.size):
+            data = await media.read(limit + 1)  # one byte more tells "too big" apart
+        if form.get("media_url"):
+            raise Open311Error(400, "media_url is not fetched; upload the photo as `media`")
+        text = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        return Submission(
+            service_code=text.get("service_code"),
+            description=text.get("description", ""),
+            lat=text.get("lat"),
+            long=text.get("long"),
+            address_string=text.get("address_string"),
+            attributes=attribute_answers(text_items(form)),
+            media=data,
+        ), form
+    raise Open311Error(415, "send multipart/form-data, a url-encoded form, or JSON")
+
+
+@router.post("/requests.json", status_code=201)
+async def create_request(request: Request, jurisdiction_id: str | None = None) -> JSONResponse:
+    """File a report (multipart with an optional `media` photo, or JSON without one)."""
+    centre: Centre = request.app.state.centre
+    submission, body = await _submission(request, centre)
+    user = await caller(request, body)
+    if not user.can(Permission.file_reports):
+        raise Open311Error(403, f"a {user.role} does not file reports")
+    try:
+        document = await run_in_threadpool(file_report, centre, user.reporter, submission)
+    except ReportRejected as exc:
+        return open311_errors(exc.status, [p.open311["description"] for p in exc.problems])
+    notice = "Urgent: the squad has been alerted." if document["expected_datetime"] else "Received."
+    return JSONResponse(
+        [
+            {
+                "service_request_id": document["service_request_id"],
+                "service_notice": notice,
+                "account_id": None,
+            }
+        ],
+        status_code=201,
+    )
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise Open311Error(400, f"{name}: not an ISO 8601 time: {value!r}") from None
+
+
+def _states(status: str | None) -> tuple[str, ...]:
+    states: list[str] = []
+    for word in (status or "").split(","):
+        word = word.strip()
+        if not word:
+            continue
+        if word == "open":
+            states += OPEN_REPORT_STATES
+        elif word == "closed":
+            states += (ReportState.resolved, ReportState.rejected)
+        elif word in {s.value for s in ReportState}:
+            states.append(word)
+        else:
+            raise Open311Error(400, f"status: {word!r} is not open, closed or a RoadGuard state")
+    return tuple(dict.fromkeys(states))
+
+
+def _ids(value: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in (value or "").split(",") if v.strip())
+    except ValueError:
+        raise Open311Error(400, f"service_request_id: not a list of ids: {value!r}") from None
+
+
+@router.get("/requests.json")
+def list_requests(
+    request: Request,
+    user: Caller,
+    centre: CentreDep,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    status: Annotated[str | None, Query(description="open, closed or a state; commas")] = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    jurisdiction_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Reports this caller may see (a warden: their own), newest first."""
+    flt = ReportFilter(
+        ids=_ids(service_request_id),
+        service_codes=tuple(c for c in (service_code or "").split(",") if c),
+        states=_states(status),
+        start=_when(start_date, "start_date"),
+        end=_when(end_date, "end_date"),
+    )
+    if flt.start and flt.end and flt.end < flt.start:
+        raise Open311Error(400, "end_date is before start_date")
+    base = str(request.base_url)
+    with centre.db.session() as session:
+        return [request_document(r, base) for r in report_list(session, user.viewer, flt)]
+
+
+@router.get("/requests/{service_request_id}.json")
+def get_request(
+    service_request_id: str, request: Request, user: Caller, centre: CentreDep
+) -> list[dict[str, Any]]:
+    """One report, as a one-item list (Open311's shape)."""
+    report_id = _ids(service_request_id)
+    if len(report_id) != 1:
+        raise Open311Error(404, f"no request {service_request_id!r}")
+    with centre.db.session() as session:
+        try:
+            report = get_visible(session, report_id[0], user.viewer)
+        except WorkflowError as exc:
+            raise Open311Error(exc.status, str(exc)) from None
+        return [request_document(report, str(request.base_url))]

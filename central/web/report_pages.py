@@ -1,0 +1,230 @@
+"""Warden-report pages: the warden's phone form and "my reports", the officers' live inbox
+(and the supervisor's / admin's escalated one), a report's page with its actions, its photo.
+
+The form is plain HTML that works without JavaScript; `report_form.js` adds what a phone on
+a slow link needs (the draft kept in localStorage, sending in the background so a failed
+send loses nothing, the phone's position). A rejected form comes back with what was typed
+and every problem listed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from central.centre import Centre
+from central.models import WardenReport
+from central.report_filing import Problem, ReportRejected, Submission, file_report
+from central.report_queries import (
+    ReportFilter,
+    escalation_level_of,
+    get_visible,
+    inbox,
+    inbox_fingerprint,
+    report_list,
+)
+from central.report_workflow import TRANSITIONS, act, may_handle
+from central.roles import Permission
+from central.web.auth import CSRF, AnyUser, CentreDep, CurrentUser, ReportHandler, Warden
+from central.web.open311 import FORM_SLACK_BYTES, Caller, attribute_answers, text_items
+from central.web.pages import _page
+
+router = APIRouter(include_in_schema=False)
+
+ACTION_LABELS = {
+    "acknowledge": "Acknowledge",
+    "dispatch": "Dispatch",
+    "resolve": "Resolve",
+    "reject": "Reject",
+}
+
+
+@router.get("/me", response_class=HTMLResponse)
+def my_reports(request: Request, user: Warden, centre: CentreDep, filed: int | None = None):
+    """The warden's home: a big "new report" button and their reports with their status."""
+    with centre.db.session() as session:
+        items = report_list(session, user.viewer, ReportFilter(limit=100))
+    return _page(request, "my_reports.html", user, items=items, filed=filed)
+
+
+def _form_page(
+    request: Request,
+    user: CurrentUser,
+    centre: Centre,
+    values: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+    status: int = 200,
+) -> Response:
+    response = _page(
+        request,
+        "report_form.html",
+        user,
+        categories=centre.categories,
+        values=values or {},
+        problems=problems or [],
+        max_mb=centre.settings.reports.max_media_bytes / 1e6,
+    )
+    response.status_code = status
+    return response
+
+
+@router.get("/reports/new", response_class=HTMLResponse)
+def new_report(request: Request, user: Warden, centre: CentreDep) -> Response:
+    return _form_page(request, user, centre)
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    return {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
+
+
+@router.post("/reports/new", response_class=HTMLResponse, dependencies=[CSRF])
+async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Response:
+    limit = centre.settings.reports.max_media_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + FORM_SLACK_BYTES:
+        problem = Problem("media", f"the photo is over the {limit / 1e6:.1f} MB limit", 413)
+        return _form_page(request, user, centre, {}, [problem], 413)
+    form = await request.form(max_files=1, max_fields=200)
+    values = _form_values(form)
+    media = form.get("media")
+    data = None
+    if isinstance(media, UploadFile) and (media.filename or media.size):
+        data = await media.read(limit + 1)
+    submission = Submission(
+        service_code=values.get("service_code"),
+        description=values.get("description", ""),
+        lat=values.get("lat"),
+        long=values.get("long"),
+        address_string=values.get("address_string"),
+        attributes=attribute_answers(text_items(form)),
+        media=data,
+    )
+    try:
+        document = await run_in_threadpool(file_report, centre, user.reporter, submission)
+    except ReportRejected as exc:
+        return _form_page(request, user, centre, values, exc.problems, exc.status)
+    return RedirectResponse(f"/me?filed={document['service_request_id']}", status_code=303)
+
+
+def _inbox_context(centre: Centre, user: CurrentUser, escalated_only: bool) -> dict[str, Any]:
+    with centre.db.session() as session:
+        items = inbox(session, user.viewer, escalated_only=escalated_only)
+        fingerprint = inbox_fingerprint(session, user.viewer)
+    now = centre.clock.now()
+    waiting_urgent = [r for r in items if r.urgent and r.state == "new"]
+    return {
+        "items": items,
+        "waiting_urgent": len(waiting_urgent),
+        "late_ids": {r.id for r in items if r.ack_deadline and r.ack_deadline <= now},
+        "fingerprint": fingerprint,
+        "escalated_only": escalated_only,
+        "poll_ms": centre.settings.queue_poll_ms,
+        "my_level": escalation_level_of(user.role),
+    }
+
+
+def _may_see_escalated(user: CurrentUser) -> None:
+    if escalation_level_of(user.role) == 0:
+        raise HTTPException(403, "only a supervisor or an admin has an escalated queue")
+
+
+@router.get("/reports/inbox", response_class=HTMLResponse)
+def report_inbox(request: Request, user: ReportHandler, centre: CentreDep) -> Response:
+    """Open reports of the officer's squad, live: an urgent one appears without a reload."""
+    return _page(request, "report_inbox.html", user, **_inbox_context(centre, user, False))
+
+
+@router.get("/reports/escalated", response_class=HTMLResponse)
+def escalated_reports(request: Request, user: ReportHandler, centre: CentreDep) -> Response:
+    """Urgent reports nobody acknowledged in time, escalated to this role (or beyond)."""
+    _may_see_escalated(user)
+    return _page(request, "report_inbox.html", user, **_inbox_context(centre, user, True))
+
+
+@router.get("/reports/inbox/rows", response_class=HTMLResponse)
+def inbox_rows(
+    request: Request, user: ReportHandler, centre: CentreDep, escalated: bool = False
+) -> Response:
+    """The inbox rows for the live refresh; 304 while nothing changed (ETag)."""
+    if escalated:
+        _may_see_escalated(user)
+    context = _inbox_context(centre, user, escalated)
+    etag = f'"{context["fingerprint"]}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    response = _page(request, "_report_rows.html", user, **context)
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _label(report: WardenReport, centre: Centre) -> list[tuple[str, str]]:
+    """(question, answer) pairs of a report's attributes, in the category's order."""
+    category = centre.categories.get(report.service_code)
+    answers = report.attributes or {}
+    if category is None:
+        return [(k, str(v)) for k, v in answers.items()]
+    pairs = []
+    for attribute in category.attributes:
+        if attribute.code in answers:
+            value = answers[attribute.code]
+            shown = (
+                ", ".join(attribute.label(v) for v in value)
+                if isinstance(value, list)
+                else attribute.label(str(value))
+            )
+            pairs.append((attribute.description, shown))
+    return pairs
+
+
+@router.get("/reports/{report_id:int}", response_class=HTMLResponse)
+def report_page(request: Request, report_id: int, user: AnyUser, centre: CentreDep) -> Response:
+    with centre.db.session() as session:
+        report = get_visible(session, report_id, user.viewer)
+        audit = list(report.audit)
+    actions = []
+    if may_handle(user.report_actor, report):
+        actions = [a for a, (sources, _) in TRANSITIONS.items() if report.state in sources]
+    return _page(
+        request,
+        "report.html",
+        user,
+        r=report,
+        answers=_label(report, centre),
+        audit=audit,
+        actions=actions,
+        action_labels=ACTION_LABELS,
+        can_handle=user.can(Permission.handle_reports),
+    )
+
+
+@router.post("/reports/{report_id:int}/{action}", dependencies=[CSRF])
+def report_action_form(
+    report_id: int,
+    action: str,
+    user: AnyUser,
+    centre: CentreDep,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    if action not in TRANSITIONS:
+        raise HTTPException(404, f"no action {action!r}")
+    with centre.db.session() as session:
+        act(session, report_id, action, user.report_actor, centre.clock.now(), note)
+    return RedirectResponse(f"/reports/{report_id}", status_code=303)
+
+
+@router.get("/reports/{report_id:int}/media")
+def report_media(report_id: int, user: Caller, centre: CentreDep) -> Response:
+    """The photo, for the pages (session) and for Open311 clients (`media_url`, API key)."""
+    with centre.db.session() as session:
+        report = get_visible(session, report_id, user.viewer)
+        sha, kind = report.media_sha256, report.media_type
+    data = centre.evidence.get(sha) if sha else None
+    if data is None:
+        raise HTTPException(404, "this report has no photo")
+    headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{sha}"'}
+    return Response(data, media_type=kind or "application/octet-stream", headers=headers)

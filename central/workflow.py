@@ -1,0 +1,185 @@
+"""The review workflow (design.md, "Central workflow").
+
+    violation -> pending_review --(officer)--> ticketed | dismissed (reason required)
+                       |
+                       +--(deadline passes)--> escalated --(supervisor)--> ticketed | dismissed
+
+Every change writes an audit row in the same transaction as the change itself, so there is
+no state without its who/when/why. Functions take a session and an explicit `now`; callers
+(the web layer, the scheduler) own the transaction and the clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.models import AuditEntry, Episode, ReviewState
+from central.roles import Permission, can
+
+SYSTEM_ACTOR = "system"
+SCHEDULER_ACTOR = "scheduler"
+
+
+class DismissReason(enum.StrEnum):
+    wrong_vehicle = "wrong_vehicle"
+    exempt_vehicle = "exempt_vehicle"
+    loading_permit = "loading_permit"
+    detector_error = "detector_error"
+    other = "other"
+
+
+DISMISS_REASON_LABELS: dict[DismissReason, str] = {
+    DismissReason.wrong_vehicle: "Wrong vehicle",
+    DismissReason.exempt_vehicle: "Exempt vehicle (police, ambulance, fire…)",
+    DismissReason.loading_permit: "Loading permit",
+    DismissReason.detector_error: "Detector error",
+    DismissReason.other: "Other (explain)",
+}
+
+
+class WorkflowError(Exception):
+    """A decision the workflow refuses; `status` is the HTTP status the web layer uses."""
+
+    status = 409
+
+
+class NotFound(WorkflowError):
+    status = 404
+
+
+class NotAllowed(WorkflowError):
+    status = 403
+
+
+class InvalidDecision(WorkflowError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever makes a decision: a user's name and role."""
+
+    username: str
+    role: str
+
+
+def audit(
+    session: Session,
+    episode: Episode,
+    to_state: str,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+    note: str = "",
+) -> AuditEntry:
+    """Move the episode and record the move in one step."""
+    entry = AuditEntry(
+        episode_id=episode.id,
+        subject="episode",
+        from_state=episode.state,
+        to_state=to_state,
+        actor=actor,
+        at=now,
+        reason=reason,
+        note=note,
+    )
+    session.add(entry)
+    episode.state = to_state
+    episode.updated_at = now
+    return entry
+
+
+def _open_for(session: Session, episode_id: str, actor: Actor) -> Episode:
+    episode = session.get(Episode, episode_id, with_for_update=True)
+    if episode is None:
+        raise NotFound(f"no episode {episode_id!r}")
+    if not can(actor.role, Permission.decide):
+        raise NotAllowed(f"a {actor.role} cannot decide reviews")
+    if episode.state == ReviewState.escalated:
+        if not can(actor.role, Permission.supervise):
+            raise NotAllowed("only a supervisor clears an escalated review")
+    elif episode.state != ReviewState.pending_review:
+        raise WorkflowError(f"episode {episode_id} is {episode.state}, not awaiting review")
+    return episode
+
+
+def ticket_number(episode_id: str, now: datetime) -> str:
+    """Stable per episode (a retried request cannot mint a second ticket), readable on paper."""
+    digest = hashlib.sha256(episode_id.encode()).hexdigest()[:8].upper()
+    return f"RG-{now:%Y%m%d}-{digest}"
+
+
+def issue_ticket(
+    session: Session, episode_id: str, actor: Actor, now: datetime, note: str = ""
+) -> Episode:
+    episode = _open_for(session, episode_id, actor)
+    audit(session, episode, ReviewState.ticketed, actor.username, now, "ticket", note)
+    episode.decided_by = actor.username
+    episode.decided_at = now
+    episode.ticket_number = ticket_number(episode.id, now)
+    return episode
+
+
+def dismiss(
+    session: Session,
+    episode_id: str,
+    actor: Actor,
+    now: datetime,
+    reason: str | None,
+    note: str = "",
+) -> Episode:
+    try:
+        why = DismissReason(reason or "")
+    except ValueError:
+        allowed = ", ".join(r.value for r in DismissReason)
+        raise InvalidDecision(f"a dismissal needs a reason, one of: {allowed}") from None
+    note = (note or "").strip()
+    if why == DismissReason.other and not note:
+        raise InvalidDecision("reason 'other' needs a note saying why")
+    episode = _open_for(session, episode_id, actor)
+    audit(session, episode, ReviewState.dismissed, actor.username, now, why.value, note)
+    episode.decided_by = actor.username
+    episode.decided_at = now
+    episode.dismiss_reason = why.value
+    episode.dismiss_note = note or None
+    return episode
+
+
+def escalate_overdue(session: Session, now: datetime) -> list[str]:
+    """Escalate every pending review whose deadline has passed; returns their ids.
+
+    Run at start (a deadline that passed while the service was down) and by the scheduler.
+    `skip_locked` lets several workers run it at once on PostgreSQL without waiting on each
+    other; a row being decided right now is left to that decision."""
+    rows = session.scalars(
+        select(Episode)
+        .where(Episode.state == ReviewState.pending_review, Episode.review_deadline <= now)
+        .order_by(Episode.review_deadline)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for episode in rows:
+        audit(
+            session,
+            episode,
+            ReviewState.escalated,
+            SCHEDULER_ACTOR,
+            now,
+            "deadline_passed",
+            f"review deadline {episode.review_deadline:%Y-%m-%d %H:%M:%S} UTC passed",
+        )
+    return [episode.id for episode in rows]
+
+
+def next_deadline(session: Session) -> datetime | None:
+    return session.scalar(
+        select(Episode.review_deadline)
+        .where(Episode.state == ReviewState.pending_review)
+        .order_by(Episode.review_deadline)
+        .limit(1)
+    )
