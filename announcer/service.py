@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[["Announcement"], None]
 
+_TEST_WORDS = {
+    "zh": "这是道路卫士广播测试。",
+    "en": "This is a RoadGuard speaker test.",
+}
+
 
 @dataclass
 class Announcement:
@@ -134,6 +139,21 @@ class Announcer:
             return announcement
         self._ensure_worker()
         self._queue.put((-step.warning, -next(self._order), announcement, on_done))
+        return announcement
+
+    def speak_test(self, text: str | None = None, timeout: float = 60) -> Announcement:
+        """An installer's or the centre's test (`cmd/announce-test`): the words go through
+        the real outputs, past the policy, and the result says whether each speaker worked."""
+        language = self.spoken_languages[0] if self.spoken_languages else "en"
+        words = text or _TEST_WORDS.get(language, _TEST_WORDS["en"])
+        utterance = Utterance(words, language, self.voices.get(language) or "", self.config.rate)
+        step = WarningStep("speaker-test", "-", "-", 0, 0, 0.0)
+        announcement = Announcement(
+            step, words, self._clip_path([utterance]).name, [utterance], queued_wall=self.clock()
+        )
+        self._ensure_worker()
+        self._queue.put((-99, -next(self._order), announcement, None))
+        announcement.done.wait(timeout)
         return announcement
 
     def mute(self, seconds: float) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -30,10 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--max-frames", type=int, help="stop each camera after N frames")
     run.set_defaults(func=_edge_run)
 
-    demo = sub.add_parser("demo", help="run the demo scene end to end and summarise it")
-    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
-    demo.set_defaults(func=_demo)
-
 
 def _config_check(args: argparse.Namespace) -> int:
     from edge.config_loader import ConfigError, load_site_config
@@ -56,12 +51,15 @@ def _edge_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    return run_node(site, max_frames=args.max_frames)
+    return run_node(site, max_frames=args.max_frames, config_path=args.config)
 
 
-def run_node(site, max_frames: int | None = None) -> int:  # noqa: ANN001 - SiteConfig
+def run_node(site, max_frames: int | None = None, config_path: Path | None = None) -> int:  # noqa: ANN001 - SiteConfig
+    """Run the node until its cameras end (files, scenes) or Ctrl-C. With an `mqtt` section
+    episodes, evidence and health also go to the centre, and the centre's commands work."""
     from edge.node import EdgeNode
     from edge.sinks import JsonLinesSink
+    from edge.uplink import TeeSink, attach_commands, open_link
     from models.detector import ModelNotPrepared, load_detector
 
     try:
@@ -69,42 +67,59 @@ def run_node(site, max_frames: int | None = None) -> int:  # noqa: ANN001 - Site
     except ModelNotPrepared as exc:
         print(exc, file=sys.stderr)
         return 2
+    link = None
     sink = JsonLinesSink(site.output.episode_log)
-    node = EdgeNode(site, detector, sink, max_frames=max_frames)
+    if site.mqtt is not None:
+        link, uplink = open_link(site)
+        sink = TeeSink(sink, uplink)
+    node = EdgeNode(
+        site,
+        detector,
+        sink,
+        max_frames=max_frames,
+        health_reporter=link.publish_health if link else None,
+        health_interval_s=site.health_interval_s,
+        keep_evidence=link.outbox.holds_episode if link else None,
+    )
+    if link is not None:
+        attach_commands(link, node, config_path)
+    if config_path is not None:
+        _reload_on_sighup(node, config_path)
+    if site.metrics is not None:
+        from edge.metrics import serve_metrics
+
+        depth = (lambda: link.outbox.depth) if link is not None else None
+        serve_metrics(node, site.metrics.port, site.metrics.address, depth)
     try:
         node.run()
     except KeyboardInterrupt:
-        node.stop.set()
+        node.shutdown()
     finally:
+        if link is not None and not link.wait_drained(timeout=10):
+            log.warning(
+                "outbox not empty at exit: %d message(s) will be sent on the next start",
+                link.outbox.depth,
+            )
         sink.close()
     return 0 if not any(node.errors.values()) else 1
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from announcer.config import WavOutput
-    from edge.config_loader import load_site_config
+def _reload_on_sighup(node, config_path: Path) -> None:  # noqa: ANN001 - EdgeNode
+    """`systemctl reload roadguard-edge` (SIGHUP): apply the edited config, or log why not."""
+    import signal
+    import threading
 
-    site = load_site_config(DEMO_CONFIG)
-    out = args.out
-    log_path = out / "episodes.jsonl"
-    log_path.unlink(missing_ok=True)
-    announcements = out / "announcements"
-    shutil.rmtree(announcements, ignore_errors=True)
-    site = site.model_copy(
-        update={
-            "output": site.output.model_copy(
-                update={"episode_log": log_path, "evidence_dir": out / "evidence"}
-            ),
-            "announcer": site.announcer.model_copy(
-                update={"outputs": [WavOutput(dir=announcements)]}
-            ),
-        }
-    )
-    print(f"RoadGuard demo: scene {site.cameras[0].source}, ladder {site.ladder}")
-    status = run_node(site)
-    if status != 0:
-        return status
-    return summarise(log_path, out / "evidence", announcements)
+    def reload() -> None:
+        try:
+            node.reload_from(config_path)
+        except Exception as exc:  # the old config keeps running
+            log.error("reload refused: %s", exc)
+
+    def on_sighup(signum: int, frame: object) -> None:
+        threading.Thread(target=reload, name="reload", daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, on_sighup)
 
 
 def _describe_step(record: dict) -> str:

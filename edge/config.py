@@ -13,8 +13,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from announcer.config import AnnouncerConfig
+from edge.retention import RetentionConfig
 from edge.schedule import ScheduleRule, parse_rule
 from models.coco import CLASS_ID, VEHICLE_CLASSES
+from mqtt.config import MqttConfig
 
 
 class StrictModel(BaseModel):
@@ -166,11 +168,34 @@ class CameraConfig(StrictModel):
         return self
 
 
+class PlatesConfig(StrictModel):
+    """The optional plate reader: how often one vehicle is read and how reads are voted."""
+
+    every_s: float = Field(1.0, gt=0, description="Read one vehicle at most this often.")
+    min_votes: int = Field(2, ge=1, le=10, description="Agreeing reads before a plate is set.")
+    min_confidence: float = Field(0.8, gt=0, le=1, description="Weakest read that counts.")
+
+
+class MetricsConfig(StrictModel):
+    port: int = Field(9108, gt=0, lt=65536, description="Port of the /metrics endpoint.")
+    address: str = Field(
+        "127.0.0.1", description="Listen address; 0.0.0.0 to let a remote Prometheus scrape."
+    )
+
+
 class OutputConfig(StrictModel):
     episode_log: Path = Field(
         Path("roadguard-episodes.jsonl"), description="Episode transitions, one JSON per line."
     )
     evidence_dir: Path = Field(Path("roadguard-evidence"), description="Evidence JPEGs.")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="How long evidence is kept on the box."
+    )
+    state_file: Path | None = Field(
+        None,
+        description="Open episodes, kept so a restart neither re-warns nor forgets a vehicle; "
+        "state-<node id>.db in the data dir when empty.",
+    )
 
 
 class SiteConfig(StrictModel):
@@ -185,6 +210,18 @@ class SiteConfig(StrictModel):
     output: OutputConfig = Field(default_factory=OutputConfig)
     announcer: AnnouncerConfig = Field(
         default_factory=AnnouncerConfig, description="Voice warnings at each ladder step."
+    )
+    mqtt: MqttConfig | None = Field(
+        None, description="The broker of the centre; without it episodes only go to the log."
+    )
+    health_interval_s: float = Field(
+        60, ge=1, le=3600, description="How often the node reports its health to the centre."
+    )
+    plates: PlatesConfig | None = Field(
+        None, description="Read plates of vehicles in an episode (the `plates` extra)."
+    )
+    metrics: MetricsConfig | None = Field(
+        None, description="A Prometheus endpoint on the node; off when empty."
     )
 
     @model_validator(mode="after")

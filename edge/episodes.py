@@ -57,6 +57,9 @@ class Episode:
     cooldown_of: str | None = None
     plate: str | None = None
     evidence: list[str] = field(default_factory=list)
+    # Restored after a restart and not yet found on its anchor again: it keeps its occlusion
+    # grace, but no step of the ladder happens to a vehicle nobody has seen since.
+    awaiting_sighting: bool = False
     _last_update: float | None = None
 
     @property
@@ -114,13 +117,16 @@ class EpisodeEvent:
 
 
 @dataclass(frozen=True)
-class _Closed:
+class ClosedEpisode:
+    """An ended episode, remembered for its zone's cooldown."""
+
     zone_id: str
     anchor: np.ndarray
     ended_at: float
     episode_id: str
     escalated: bool  # warned or ticketed: what cooldown protects against repeating
     cooldown_s: float
+    plate: str | None = None
 
 
 class EpisodeBook:
@@ -134,7 +140,7 @@ class EpisodeBook:
         self.rules = rules
         self.stillness = StillnessTracker(rules.still_iou, forget_after_s=rules.occlusion_grace_s)
         self.open: list[Episode] = []
-        self._closed: list[_Closed] = []
+        self.closed: list[ClosedEpisode] = []
         self.congested = False
         self._congested_at: float | None = None  # the last detector run that saw a jam
         self._last_detection: float | None = None
@@ -161,7 +167,7 @@ class EpisodeBook:
         """Only vehicles the last detector run saw are carried forward: one that had already
         gone stays gone."""
         for episode in self.open:
-            if episode.last_seen == self._last_detection:
+            if episode.last_seen == self._last_detection and not episode.awaiting_sighting:
                 episode.last_seen = timestamp
         if self._last_detection is not None:
             self._last_detection = timestamp
@@ -186,6 +192,7 @@ class EpisodeBook:
         own = next((h for h in histories if h.track_id == episode.track_id), None)
         if own is not None and self._still_on_anchor(own.box, episode.anchor):
             episode.box, episode.last_seen = own.box, timestamp
+            episode.awaiting_sighting = False
             return []
         # Bound track gone or moved away: does another track now stand on the anchor?
         bound = {e.track_id for e in self.open if e is not episode}
@@ -194,6 +201,7 @@ class EpisodeBook:
             episode.track_id = successor.track_id
             episode.track_ids.append(successor.track_id)
             episode.box, episode.last_seen = successor.box, timestamp
+            episode.awaiting_sighting = False
             return []
         if own is not None:  # its own track drove off the anchor: the vehicle left
             return self._close(episode, episode.last_seen)
@@ -277,13 +285,25 @@ class EpisodeBook:
             return 0.0
         return self._congested_at - stopped_at
 
+    def set_plate(self, episode: Episode, plate: str, timestamp: float) -> None:
+        """The vote decided this vehicle's plate. The same plate warned or ticketed in this
+        zone within its cooldown puts the episode under that cooldown: no second ladder."""
+        episode.plate = plate
+        if episode.cooldown_of is not None:
+            return
+        self.closed = [c for c in self.closed if timestamp - c.ended_at <= c.cooldown_s]
+        for closed in reversed(self.closed):
+            if closed.zone_id == episode.zone.id and closed.escalated and closed.plate == plate:
+                episode.cooldown_of = closed.episode_id
+                return
+
     def _recent_escalation(self, zone_id: str, anchor: np.ndarray, timestamp: float) -> str | None:
         """The episode that already warned or ticketed this vehicle here within its cooldown.
 
         Without a plate the vehicle is recognised by where it stands; issue 7's plate reader
         will key this on (plate, zone)."""
-        self._closed = [c for c in self._closed if timestamp - c.ended_at <= c.cooldown_s]
-        for closed in reversed(self._closed):
+        self.closed = [c for c in self.closed if timestamp - c.ended_at <= c.cooldown_s]
+        for closed in reversed(self.closed):
             if (
                 closed.zone_id == zone_id
                 and closed.escalated
@@ -302,7 +322,10 @@ class EpisodeBook:
             episode._last_update = timestamp
             if self.congested or episode.cooldown_of is not None:
                 continue
-            if timestamp - episode.last_seen > self.rules.seen_within_s:
+            if (
+                episode.awaiting_sighting
+                or timestamp - episode.last_seen > self.rules.seen_within_s
+            ):
                 continue  # hidden right now: no warning or ticket on a vehicle we cannot see
             if episode.ladder_elapsed(timestamp) < episode.next_step_due():
                 continue
@@ -319,14 +342,15 @@ class EpisodeBook:
         self.open.remove(episode)
         episode.ended_at = round(ended_at, 3)
         escalated = bool(episode.warnings) or episode.violation_at is not None
-        self._closed.append(
-            _Closed(
+        self.closed.append(
+            ClosedEpisode(
                 episode.zone.id,
                 episode.anchor,
                 ended_at,
                 episode.id,
                 escalated,
                 episode.policy.cooldown_s,
+                episode.plate,
             )
         )
         if episode.violation_at is not None:

@@ -7,7 +7,8 @@ import logging
 import queue
 import time
 import warnings
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,7 +21,8 @@ from edge.config import CameraConfig, SiteConfig
 from edge.episodes import EpisodeBook, EpisodeEvent, Transition
 from edge.evidence import EvidenceStore
 from edge.motion import MotionGate
-from edge.plates import PlateReader
+from edge.persistence import EpisodeStore, restore_book
+from edge.plates import PlateStage
 from edge.sinks import EpisodeSink
 from edge.tracking import ByteTracker, Tracker
 from edge.zones import Zone
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # Frame timestamps below this are "seconds since the start" (files, scenes), not epoch time.
 _EPOCH_2001 = 1e9
+# Open episodes are saved at every transition and at least this often (frame time), so a
+# restart finds each vehicle's last sighting at most this old.
+SAVE_EVERY_S = 5.0
 
 
 class FrameDetector(Protocol):
@@ -46,6 +51,7 @@ class PipelineStats:
     detector_calls: int = 0
     detector_seconds: float = 0.0
     events: int = 0
+    transitions: Counter[str] = field(default_factory=Counter)  # stopped, warned, violation...
 
     @property
     def detector_ms(self) -> float:
@@ -63,11 +69,15 @@ class CameraPipeline:
         tracker: Tracker | None = None,
         wall_start: float | None = None,
         announcer: Announcer | None = None,
-        plate_reader: PlateReader | None = None,
+        plates: PlateStage | None = None,
+        state_store: EpisodeStore | None = None,
     ) -> None:
         self.site, self.camera = site, camera
         self.detector, self.sink, self.evidence = detector, sink, evidence
-        self.announcer, self.plate_reader = announcer, plate_reader
+        self.announcer, self.plates = announcer, plates
+        self.state_store = state_store
+        self._saved_at = float("-inf")
+        self.last_timestamp: float | None = None
         # Playback results arrive from the announcer's thread; they are applied to the
         # episodes here, on the camera's thread, so a record is never read while it changes.
         self._played: queue.SimpleQueue[tuple[dict[str, Any], Announcement]] = queue.SimpleQueue()
@@ -110,24 +120,61 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[EpisodeEvent]:
         if self.book is None:
             self.book = self._start(frame)
+            self._restore(self.book, frame.timestamp)
         self.stats.frames += 1
+        self.last_timestamp = frame.timestamp
         self.apply_playback_results()
         if self.gate.should_detect(frame.image, frame.timestamp):
             tracked = self.tracker.update(self.detect(frame.image))
             events = self.book.update(tracked, frame.timestamp, self.moment(frame.timestamp))
+            if self.plates is not None:  # only vehicles in an episode are read
+                for episode, plate in self.plates.update(frame, self.book.open):
+                    self.book.set_plate(episode, plate, frame.timestamp)
         else:
             events = self.book.tick(frame.timestamp)
-        for event in events:
-            self._record(event, frame)
+        # Saved before anything is spoken or sent (a crash in between costs a warning its
+        # record, but can never make the node warn the same driver twice), and again once the
+        # evidence is on disk and once the announcement is queued.
+        self._save(frame.timestamp, force=bool(events))
+        if events:
+            for event in events:
+                self._capture(event, frame)
+            self._save(frame.timestamp, force=True)
+            for event in events:
+                self._announce(event, self.moment(frame.timestamp))
+                self.sink.publish(self.record(event))
+                self.stats.transitions[str(event.transition)] += 1
+            self._save(frame.timestamp, force=True)
         self.stats.events += len(events)
         return events
 
-    def _record(self, event: EpisodeEvent, frame: Frame) -> None:
+    def _save(self, timestamp: float, force: bool) -> None:
+        if self.state_store is None or self.book is None:
+            return
+        if force or timestamp - self._saved_at >= SAVE_EVERY_S:
+            self.state_store.save(self.camera.id, self.book, timestamp)
+            self._saved_at = timestamp
+
+    def _restore(self, book: EpisodeBook, now: float) -> None:
+        if self.state_store is None:
+            return
+        state = self.state_store.load(self.camera.id)
+        if state is None:
+            return
+        restored = restore_book(book, state, now)
+        if restored:
+            log.info(
+                "camera %s: resumed %d open episode(s) after a restart: %s",
+                self.camera.id,
+                len(restored),
+                ", ".join(f"{e.id[:8]} ({len(e.warnings)} warning(s))" for e in restored),
+            )
+
+    def _capture(self, event: EpisodeEvent, frame: Frame) -> None:
+        """Evidence pictures of a warning or violation."""
         episode = event.episode
         if event.transition in (Transition.WARNED, Transition.VIOLATION):
             box = episode.box if episode.box is not None else episode.anchor
-            if episode.plate is None and self.plate_reader is not None:
-                episode.plate = self.plate_reader.read(frame, box)
             step = f"warning{event.warning_number}" if event.warning_number else "violation"
             caption = f"{episode.vehicle_class} {step} {episode.zone.id}"
             saved = self.evidence.capture(
@@ -136,8 +183,6 @@ class CameraPipeline:
             episode.evidence.extend(saved)
             if event.warning_number:
                 episode.warnings[-1]["evidence"] = saved
-                self._announce(event, self.moment(frame.timestamp))
-        self.sink.publish(self.record(event))
 
     def _announce(self, event: EpisodeEvent, moment: datetime) -> None:
         """Hand the warning to the announcer; the ladder never waits for the speaker."""

@@ -275,9 +275,11 @@ class NodeLink:
         cameras: Sequence[CameraHealth | dict[str, Any]] = (),
         *,
         detector_latency_ms: float | None = None,
+        **extra: Any,
     ) -> str | None:
-        """Queue a health report; the outbox depth, free disk and uptime are filled in.
-        Returns None when a full outbox refused it (health is the droppable kind)."""
+        """Queue a health report; the outbox depth, free disk and uptime are filled in
+        (`extra`: the other `Health` fields, e.g. announcements). Returns None when a full
+        outbox refused it (health is the droppable kind)."""
         free = shutil.disk_usage(self.outbox.path.parent).free
         topic = topics.health_topic(self.node_id)
 
@@ -291,6 +293,7 @@ class NodeLink:
                 outbox_bytes=self.outbox.size_bytes,
                 disk_free_bytes=free,
                 uptime_s=round(time.monotonic() - self.started_at, 3),
+                **extra,
             )
             return Message("health", topic, payload.to_json(), str(payload.id), _json_props())
 

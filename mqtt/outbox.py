@@ -290,6 +290,17 @@ class Outbox:
                 "SELECT kind, topic, reason FROM dead ORDER BY rowid"
             ).fetchall()
 
+    def holds_episode(self, episode_id: str) -> bool:
+        """Whether anything of this episode (a transition or a picture) still waits for the
+        broker's acknowledgement: its evidence must not be deleted yet."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM messages WHERE (kind = 'evidence' AND topic LIKE ?) "
+                "OR (kind = 'episode' AND instr(payload, ?) > 0) LIMIT 1",
+                (f"%/evidence/{episode_id}/%", episode_id.encode()),
+            ).fetchone()
+        return row is not None
+
     # -- state ------------------------------------------------------------------------------
     @property
     def depth(self) -> int:

@@ -241,6 +241,8 @@ class CameraHealth(BaseModel):
     state: str = Field(title="State", max_length=32, description="e.g. streaming, lost.")
     fps: float | None = Field(None, ge=0, title="Frames per second")
     detector_latency_ms: float | None = Field(None, ge=0, title="Detector latency (ms)")
+    errors: int = Field(0, ge=0, title="Frames or source failures since start")
+    restarts: int = Field(0, ge=0, title="Times its source was reopened by the supervisor")
 
 
 class Health(NodePayload):
@@ -254,6 +256,11 @@ class Health(NodePayload):
     outbox_bytes: int = Field(0, ge=0, title="Bytes waiting in the outbox")
     disk_free_bytes: int | None = Field(None, ge=0, title="Free disk bytes")
     uptime_s: float = Field(0.0, ge=0, title="Uptime (s)")
+    announcements: dict[str, int] = Field(
+        default_factory=dict, title="Announcements by outcome (played, failed, muted...)"
+    )
+    speaker_error: str | None = Field(None, max_length=500, title="Last speaker failure")
+    evidence_failures: int = Field(0, ge=0, title="Evidence pictures that could not be saved")
 
 
 # -- commands ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "announcer.cli",
     "central.cli",
     "mqtt.cli",
+    "roadguard.demo",
 )
 
 

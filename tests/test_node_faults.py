@@ -1,0 +1,127 @@
+"""One camera's trouble is that camera's alone: a source raising or feeding garbage, a stream
+that hangs, or a full evidence disk never stop the other cameras, and all of it shows in the
+node's health."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from cameras.frames import Frame
+from edge.config_loader import parse_site_config
+from edge.node import EdgeNode
+from edge.sinks import MemorySink
+from tests.test_pipeline import ParkedCarDetector, frame_with_car
+
+SITE = """\
+node_id: fault-node
+ladder: {grace_s: 4, repeat_s: 4, final_s: 4}
+announcer: {enabled: false}
+cameras:
+  - id: good
+    source: scene:none
+    zones: [{id: gate, polygon: [[100, 300], [800, 300], [800, 450], [100, 450]]}]
+  - id: bad
+    source: scene:none
+    zones: [{id: gate, polygon: [[100, 300], [800, 300], [800, 450], [100, 450]]}]
+"""
+
+
+def good_frames() -> list[Frame]:
+    return [frame_with_car(i) for i in range(5 * 15)]  # a car parked 15 s: the whole ladder
+
+
+def make_site(tmp_path, evidence_dir=None):
+    site = parse_site_config(SITE)
+    output = site.output.model_copy(
+        update={
+            "evidence_dir": evidence_dir or tmp_path / "evidence",
+            "state_file": tmp_path / "state.db",
+        }
+    )
+    return site.model_copy(update={"output": output})
+
+
+def events_of(sink: MemorySink, camera: str) -> list[str]:
+    return [r["event"] for r in sink.records if r["camera_id"] == camera]
+
+
+def test_a_source_that_raises_and_feeds_garbage_does_not_stop_the_other_camera(tmp_path):
+    opened = {"bad": 0}
+
+    def broken():
+        yield Frame("bad", 0, 0.0, None)  # no picture at all
+        yield Frame("bad", 1, 0.2, np.zeros((0, 0, 3), np.uint8))  # an empty one
+        yield Frame("bad", 2, 0.4, np.full((540, 960), 7, np.float64))  # wrong kind of image
+        raise RuntimeError("corrupt stream")
+
+    def sources(camera):
+        if camera.id == "good":
+            return good_frames()
+        opened["bad"] += 1
+        return broken() if opened["bad"] == 1 else []  # reopened: this time it just ends
+
+    sink = MemorySink()
+    node = EdgeNode(
+        make_site(tmp_path), ParkedCarDetector(), sink, source_factory=sources,
+        restart_backoff_s=0.01,
+    )  # fmt: skip
+    node.run()
+    assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
+    assert events_of(sink, "bad") == []
+    assert opened["bad"] == 2 and node.restarts == {"bad": 1}
+    health = {c["camera_id"]: c for c in node.health()["cameras"]}
+    assert health["bad"]["errors"] >= 3 and health["bad"]["restarts"] == 1
+    assert health["good"]["errors"] == 0
+
+
+class HungStream:
+    """A stream that delivers one frame and then hangs until it is closed."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def __iter__(self):
+        yield frame_with_car(0)
+        self.closed.wait(30)
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_the_watchdog_reopens_a_camera_whose_frames_stopped(tmp_path):
+    hung = HungStream()
+    opened = {"bad": 0}
+
+    def sources(camera):
+        if camera.id == "good":
+            return good_frames()
+        opened["bad"] += 1
+        return hung if opened["bad"] == 1 else []
+
+    sink = MemorySink()
+    node = EdgeNode(
+        make_site(tmp_path), ParkedCarDetector(), sink, source_factory=sources,
+        stall_s=0.2, restart_backoff_s=0.01,
+    )  # fmt: skip
+    node.run()
+    assert hung.closed.is_set() and opened["bad"] == 2
+    assert node.restarts == {"bad": 1} and node.errors["bad"] == 1
+    assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
+
+
+def test_a_full_evidence_disk_keeps_episodes_flowing_and_shows_in_health(tmp_path):
+    full = tmp_path / "full-disk"
+    full.write_text("a file where the evidence folder should be: every write fails")
+
+    def sources(camera):
+        return good_frames() if camera.id == "good" else []
+
+    sink = MemorySink()
+    node = EdgeNode(
+        make_site(tmp_path, evidence_dir=full), ParkedCarDetector(), sink, source_factory=sources
+    )
+    node.run()
+    assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
+    assert node.health()["evidence_failures"] == 3
