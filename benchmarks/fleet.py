@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -739,6 +739,17 @@ class Rig:
             self.workers.pop().stop()
         self._wait_consuming(timeout)
 
+    def kill_and_restart(self, name: str) -> None:
+        """SIGKILL a worker (no chance to finish anything) and start it again under the same
+        name and MQTT client id, as systemd would."""
+        index = next(i for i, w in enumerate(self.workers) if w.name == name)
+        victim = self.workers[index]
+        assert victim.process is not None
+        victim.process.kill()
+        victim.process.wait()
+        url = self.database.worker_url(name)
+        self.workers[index] = CentralWorker(name, self.broker.port, url, self.workdir).start()
+
     def _wait_consuming(self, timeout: float) -> None:
         assert self._probe is not None
         wanted = {w.name for w in self.workers}
@@ -763,14 +774,18 @@ class Rig:
         offered_msgs_per_s: float,
         *,
         stall_timeout: float = 60.0,
+        after_publish: Callable[[Rig, list[str]], None] | None = None,
     ) -> RunResult:
         """Publish `scripts`, wait until the database holds every message (failing after
-        `stall_timeout` s without progress), then measure and verify."""
+        `stall_timeout` s without progress), then measure and verify. `after_publish` runs
+        once everything is sent (e.g. to kill a worker while it works through the backlog)."""
         assert self.fleet is not None
         log_offset = self.broker.log_path.stat().st_size if self.broker_debug_log else 0
         cpu_before = self.cpu_snapshot()
         sent = self.fleet.publish(scripts)
         ids = [s.msg_id for s in sent]
+        if after_publish is not None:
+            after_publish(self, ids)
         last, last_change = -1, time.monotonic()
         while (count := self.database.committed_count(ids)) < len(ids):
             if count != last:

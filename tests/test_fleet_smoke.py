@@ -4,6 +4,8 @@ one worker then two. Nothing lost, nothing applied twice, both workers get a sha
 
 from __future__ import annotations
 
+import time
+
 from benchmarks.fleet import Rig, episode_scripts, table
 
 NODES = 10
@@ -26,3 +28,30 @@ def test_fleet_loses_and_double_counts_nothing(tmp_path):
         assert result.messages == sum(result.share.values()) > 0, report
     assert set(results[1].share) == {"worker-1", "worker-2"}, report
     assert min(results[1].share.values()) > 0, report
+
+
+def test_a_worker_killed_mid_backlog_loses_nothing(tmp_path):
+    """A central worker killed with SIGKILL while the broker is handing it its share, and
+    restarted (same client id): the broker kept what it had not acknowledged in its session,
+    so every message still lands once."""
+    killed = []
+
+    def kill_worker_2(rig, ids):
+        deadline = time.monotonic() + 60
+        while rig.database.committed_count(ids) < len(ids) // 4:
+            assert time.monotonic() < deadline, "the workers commit nothing"
+            time.sleep(0.05)  # polls the database, which has no change event to wait on
+        rig.kill_and_restart("worker-2")
+        killed.append(rig.database.committed_count(ids))
+
+    rig = Rig(tmp_path)
+    try:
+        rig.start(NODES)
+        rig.scale_to(2)
+        scripts = episode_scripts(NODES, 6, 400.0, seed=7)
+        result = rig.run("worker killed", scripts, 400.0, after_publish=kill_worker_2)
+    finally:
+        rig.close()
+    report = table([result])
+    assert killed and killed[0] < result.messages, report  # killed with work still to do
+    assert not result.problems, report
