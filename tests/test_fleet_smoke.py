@@ -38,18 +38,18 @@ def test_a_worker_killed_mid_backlog_loses_nothing(tmp_path):
 
     def kill_worker_2(rig, ids):
         deadline = time.monotonic() + 60
-        while rig.database.committed_count(ids) < len(ids) // 4:
+        while (committed := rig.database.committed_count(ids)) < len(ids) // 10:
             assert time.monotonic() < deadline, "the workers commit nothing"
-            time.sleep(0.05)  # polls the database, which has no change event to wait on
+            time.sleep(0.02)  # polls the database, which has no change event to wait on
+        killed.append(committed)
         rig.kill_and_restart("worker-2")
-        killed.append(rig.database.committed_count(ids))
 
     rig = Rig(tmp_path)
     try:
         rig.start(NODES)
         rig.scale_to(2)
-        scripts = episode_scripts(NODES, 6, 400.0, seed=7)
-        result = rig.run("worker killed", scripts, 400.0, after_publish=kill_worker_2)
+        scripts = episode_scripts(NODES, 20, 1000.0, seed=7)
+        result = rig.run("worker killed", scripts, 1000.0, after_publish=kill_worker_2)
     finally:
         rig.close()
     report = table([result])
