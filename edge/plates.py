@@ -38,6 +38,7 @@ class OcrPlates:
         from models.plates import OcrPlateReader
 
         self.reader = OcrPlateReader(min_confidence=config.min_confidence)
+        self.reader.engine  # noqa: B018 - load now: a missing extra is a start-up error
 
     def sight(self, frame: Frame, box: np.ndarray) -> tuple[str, float] | None:
         reading = self.reader.read_plate(frame.image, box)

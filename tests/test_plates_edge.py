@@ -7,8 +7,16 @@ import numpy as np
 
 from cameras.frames import Frame
 from edge.config import PlatesConfig
-from edge.plates import PlateStage
+from edge.config_loader import parse_site_config
+from edge.evidence import EvidenceStore
+from edge.pipeline import CameraPipeline
+from edge.plates import OcrPlates, PlateStage
+from edge.sinks import MemorySink
+from models.coco import CLASS_ID
+from models.detections import Detections
+from tests.conftest_plates import camera_noise, car_scene, render_plate
 from tests.test_episodes import CAR, NOON, PARKED, kinds, make_book, run, tracked
+from tests.test_pipeline import SITE
 
 FRAME = np.zeros((540, 960, 3), np.uint8)
 
@@ -68,3 +76,36 @@ def test_the_same_plate_in_the_same_zone_within_cooldown_is_not_warned_again():
     run(other, 0, 4, lambda t: tracked((3, elsewhere, CAR)))
     other.set_plate(other.open[0], "沪B54321", 4)
     assert other.open[0].cooldown_of is None
+
+
+def test_the_ocr_plate_of_a_parked_car_names_it_in_warning_two(tmp_path):
+    """The whole plate path on pictures: a car whose rendered plate the OCR reads on the
+    frames where the detector runs, voted, in the episode before warning 2."""
+
+    image, box = car_scene(render_plate("苏E7C2Q8", "blue", height=42))
+
+    class CarDetector:
+        def detect(self, frame_image):
+            return Detections(np.array([box]), [0.9], [CLASS_ID["car"]])
+
+        def detect_regions(self, frame_image, regions):
+            return self.detect(frame_image)
+
+    # the test site's ladder (4 s steps), its zone moved under this bigger frame's car
+    site = parse_site_config(
+        SITE.replace(
+            "[[100, 300], [800, 300], [800, 450], [100, 450]]",
+            "[[300, 500], [1000, 500], [1000, 700], [300, 700]]",
+        )  # fmt: skip
+    )
+    sink = MemorySink()
+    stage = PlateStage(OcrPlates(PlatesConfig()), PlatesConfig(every_s=1.0, min_votes=2))
+    pipeline = CameraPipeline(
+        site, site.cameras[0], CarDetector(), sink, EvidenceStore(tmp_path), plates=stage
+    )
+    for i in range(5 * 10):  # 10 s at 5 fps: stopped, warning 1 at 4 s, warning 2 at 8 s
+        pipeline.process(Frame("cam1", i, i / 5, camera_noise(image, seed=i)))
+    warned = [r for r in sink.records if r["event"] == "warned"]
+    assert [r["warning"] for r in warned] == [1, 2]
+    assert warned[1]["plate"] == "苏E7C2Q8"
+    assert stage.reads <= 10  # read about once a second while undecided, never every frame
