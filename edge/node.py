@@ -227,6 +227,7 @@ class EdgeNode:
         report: dict[str, Any] = {
             "cameras": cameras,
             "evidence_failures": self.evidence.failures,
+            "state_failures": sum(p.stats.state_failures for p in self.pipelines.values()),
         }
         if self.announcer is not None:
             report["announcements"] = dict(self.announcer.counts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import time
 import warnings
 from collections import Counter
@@ -52,6 +53,7 @@ class PipelineStats:
     detector_seconds: float = 0.0
     events: int = 0
     transitions: Counter[str] = field(default_factory=Counter)  # stopped, warned, violation...
+    state_failures: int = 0  # episode state that could not be saved (a full disk)
 
     @property
     def detector_ms(self) -> float:
@@ -152,7 +154,12 @@ class CameraPipeline:
         if self.state_store is None or self.book is None:
             return
         if force or timestamp - self._saved_at >= SAVE_EVERY_S:
-            self.state_store.save(self.camera.id, self.book, timestamp)
+            try:
+                self.state_store.save(self.camera.id, self.book, timestamp)
+            except (sqlite3.Error, OSError) as exc:  # a full disk must not stop the ladder
+                self.stats.state_failures += 1
+                log.error("camera %s: episode state not saved: %s", self.camera.id, exc)
+                return
             self._saved_at = timestamp
 
     def _restore(self, book: EpisodeBook, now: float) -> None:

@@ -261,6 +261,7 @@ class Health(NodePayload):
     )
     speaker_error: str | None = Field(None, max_length=500, title="Last speaker failure")
     evidence_failures: int = Field(0, ge=0, title="Evidence pictures that could not be saved")
+    state_failures: int = Field(0, ge=0, title="Episode state saves that failed (disk)")
 
 
 # -- commands ---------------------------------------------------------------------------------

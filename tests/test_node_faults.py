@@ -125,3 +125,28 @@ def test_a_full_evidence_disk_keeps_episodes_flowing_and_shows_in_health(tmp_pat
     node.run()
     assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
     assert node.health()["evidence_failures"] == 3
+
+
+class BrokenStore:
+    """An episode state file on a disk that has filled up."""
+
+    def save(self, camera_id, book, timestamp):
+        import sqlite3
+
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def load(self, camera_id):
+        return None
+
+
+def test_a_full_disk_for_the_state_file_keeps_the_ladder_and_shows_in_health(tmp_path):
+    def sources(camera):
+        return good_frames() if camera.id == "good" else []
+
+    sink = MemorySink()
+    node = EdgeNode(make_site(tmp_path), ParkedCarDetector(), sink, source_factory=sources)
+    for pipeline in node.pipelines.values():
+        pipeline.state_store = BrokenStore()
+    node.run()
+    assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
+    assert node.health()["state_failures"] > 0
