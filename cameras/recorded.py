@@ -18,8 +18,7 @@ import numpy as np
 
 from cameras.capture import Capture, CaptureFactory, opencv_capture
 from cameras.frames import Frame
-from cameras.ratecap import FrameRateCap
-from cameras.state import SourceLifecycle, SourceState, StateListener
+from cameras.state import FiniteSource, SourceState, StateListener
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ class SourceUnavailable(OSError):
     """A file or folder that cannot be read at all (missing, not a video, no images)."""
 
 
-class VideoFileSource:
+class VideoFileSource(FiniteSource):
     """Frames of a video file with the container's timestamps (seconds since its start).
 
     `fps` overrides the file's claimed rate for the index/fps fallback, used when the
@@ -49,22 +48,11 @@ class VideoFileSource:
         capture_factory: CaptureFactory = opencv_capture,
         on_state: StateListener | None = None,
     ) -> None:
+        super().__init__(camera_id, fps_cap, on_state)
         self.path = Path(path)
-        self.camera_id = camera_id
-        self.cap = FrameRateCap(fps_cap)
         self.fps = fps
         self.loop = loop
         self._factory = capture_factory
-        self._lifecycle = SourceLifecycle(camera_id, on_state)
-        self._closed = False
-
-    @property
-    def state(self) -> SourceState:
-        return self._lifecycle.state
-
-    def close(self) -> None:
-        self._closed = True
-        self._lifecycle.enter(SourceState.CLOSED, "closed")
 
     def __iter__(self) -> Iterator[Frame]:
         offset, index, passes = 0.0, 0, 0
@@ -122,7 +110,7 @@ def _pass_time(capture: Capture, position: int, fps: float, previous: float | No
     return max(position / fps, previous + 1.0 / fps)
 
 
-class ImageFolderSource:
+class ImageFolderSource(FiniteSource):
     """Images of a folder in natural name order (frame2 before frame10), `fps` apart.
 
     Timestamps are index / fps (seconds since the first image): a folder has no clock of its
@@ -142,21 +130,10 @@ class ImageFolderSource:
     ) -> None:
         if fps <= 0:
             raise ValueError("fps must be positive")
+        super().__init__(camera_id, fps_cap, on_state)
         self.folder = Path(folder)
-        self.camera_id = camera_id
         self.fps = fps
-        self.cap = FrameRateCap(fps_cap)
         self.loop = loop
-        self._lifecycle = SourceLifecycle(camera_id, on_state)
-        self._closed = False
-
-    @property
-    def state(self) -> SourceState:
-        return self._lifecycle.state
-
-    def close(self) -> None:
-        self._closed = True
-        self._lifecycle.enter(SourceState.CLOSED, "closed")
 
     def images(self) -> list[Path]:
         if not self.folder.is_dir():

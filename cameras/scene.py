@@ -26,11 +26,10 @@ import yaml
 from pydantic import ValidationError
 
 from cameras.frames import Frame
-from cameras.ratecap import FrameRateCap
 from cameras.road import draw_road
 from cameras.scene_script import STEP_KINDS, SceneScript
 from cameras.sprites import cast_shadow, make_sprite, paste, sprite_height
-from cameras.state import SourceLifecycle, SourceState, StateListener
+from cameras.state import FiniteSource, SourceState, StateListener
 from cameras.trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class SceneError(ValueError):
     """A scene script that cannot be used; the message names the file, line and key."""
 
 
-class SceneSource:
+class SceneSource(FiniteSource):
     """A scripted scene as a `FrameSource`; also renders any frame by index, in any order."""
 
     def __init__(
@@ -84,11 +83,8 @@ class SceneSource:
         fps_cap: float | None = None,
         on_state: StateListener | None = None,
     ) -> None:
+        super().__init__(camera_id, fps_cap, on_state)
         self.script = script
-        self.camera_id = camera_id
-        self.cap = FrameRateCap(fps_cap)
-        self._lifecycle = SourceLifecycle(camera_id, on_state)
-        self._closed = False
         self._background: np.ndarray | None = None
         self._trajectories: list[Trajectory] = [
             script.trajectory(i) for i in range(len(script.actors))
@@ -153,15 +149,7 @@ class SceneSource:
             self._background = draw_road(self.script.size, self.script.road, self.script.seed)
         return self._background
 
-    # -- FrameSource ------------------------------------------------------------------
-    @property
-    def state(self) -> SourceState:
-        return self._lifecycle.state
-
-    def close(self) -> None:
-        self._closed = True
-        self._lifecycle.enter(SourceState.CLOSED, "closed")
-
+    # -- FrameSource (state and close() come from FiniteSource) -----------------------
     def __iter__(self) -> Iterator[Frame]:
         for index in range(self.frame_count):
             if self._closed:

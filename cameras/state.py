@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from cameras.frames import Frame
+from cameras.ratecap import FrameRateCap
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +74,24 @@ class SourceLifecycle:
         )
         if self._listener is not None:
             self._listener(old, state, reason)
+
+
+class FiniteSource:
+    """What files, folders and scripted scenes share: a camera id, a frame-rate cap, a
+    lifecycle, and a `close()` their frame loops check between frames."""
+
+    def __init__(
+        self, camera_id: str, fps_cap: float | None, on_state: StateListener | None
+    ) -> None:
+        self.camera_id = camera_id
+        self.cap = FrameRateCap(fps_cap)
+        self._lifecycle = SourceLifecycle(camera_id, on_state)
+        self._closed = False
+
+    @property
+    def state(self) -> SourceState:
+        return self._lifecycle.state
+
+    def close(self) -> None:
+        self._closed = True
+        self._lifecycle.enter(SourceState.CLOSED, "closed")
