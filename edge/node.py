@@ -26,7 +26,7 @@ from edge.persistence import EpisodeStore
 from edge.pipeline import CameraPipeline, FrameDetector
 from edge.plates import OcrPlates, PlateSource, PlateStage, ScenePlates
 from edge.retention import PruneResult, prune_evidence
-from edge.sinks import EpisodeSink
+from edge.sinks import EpisodeSink, close_if_closable
 from roadguard.paths import data_dir
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,7 @@ class EdgeNode:
 
     def _close_sources(self) -> None:
         for source in list(self.sources.values()):
-            close = getattr(source, "close", None)
-            if callable(close):
-                close()
+            close_if_closable(source)
 
     def _halted(self) -> bool:
         return self.stop.is_set() or self._halt.is_set()
@@ -316,9 +314,7 @@ class EdgeNode:
             return False
         finally:
             self.frame_at.pop(camera.id, None)  # not running: nothing for the watchdog
-            close = getattr(frames, "close", None)
-            if callable(close):
-                close()
+            close_if_closable(frames)
 
     def _watch(self, cameras_done: threading.Event) -> None:
         """Close the source of a camera whose frames stopped coming (a hung stream), so its
@@ -331,9 +327,7 @@ class EdgeNode:
                 self._stalled.add(camera_id)
                 self.errors[camera_id] += 1
                 log.error("camera %s: no frame for %.0f s; reopening it", camera_id, now - seen)
-                close = getattr(self.sources.get(camera_id), "close", None)
-                if callable(close):
-                    close()
+                close_if_closable(self.sources.get(camera_id))
 
 
 def _index(frame: object) -> object:

@@ -38,3 +38,10 @@ class MemorySink:
 
     def publish(self, record: dict[str, Any]) -> None:
         self.records.append(record)
+
+
+def close_if_closable(thing: object) -> None:
+    """Frame sources are plain iterables unless they hold a stream; sinks may hold a file."""
+    close = getattr(thing, "close", None)
+    if callable(close):
+        close()

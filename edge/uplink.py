@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import SiteConfig
-from edge.sinks import EpisodeSink
+from edge.sinks import EpisodeSink, close_if_closable
 from mqtt.client import MqttEpisodeSink, NodeLink
 from mqtt.payloads import Command
 
@@ -34,9 +34,7 @@ class TeeSink:
 
     def close(self) -> None:
         for sink in self.sinks:
-            close = getattr(sink, "close", None)
-            if callable(close):
-                close()
+            close_if_closable(sink)
 
 
 def open_link(site: SiteConfig) -> tuple[NodeLink, MqttEpisodeSink]:

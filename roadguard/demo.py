@@ -117,6 +117,7 @@ def _start_centre(out: Path, broker: Any, web_port: int) -> tuple[Any, Any, str,
     from central.config import MqttConfig as CentralMqtt
     from central.users import add_user
     from central.web import create_app
+    from mqtt.broker import free_port
 
     settings = CentralSettings(
         database_url=f"sqlite:///{(out / 'central.db').resolve()}",
@@ -134,7 +135,7 @@ def _start_centre(out: Path, broker: Any, web_port: int) -> tuple[Any, Any, str,
         for username, role in DEMO_USERS.items():
             add_user(session, username, DEMO_PASSWORD, role, centre.clock.now())
     app = create_app(centre, run_consumer=True)
-    port = web_port if _port_free(web_port) else _free_port()
+    port = web_port if _port_free(web_port) else free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, name="centre-web", daemon=True).start()
     started = threading.Event()
@@ -191,9 +192,3 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

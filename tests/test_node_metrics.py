@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 
 from edge.metrics import serve_metrics
 from edge.node import EdgeNode
 from edge.sinks import MemorySink
+from mqtt.broker import free_port
 from tests.test_node_faults import good_frames, make_site
 from tests.test_pipeline import ParkedCarDetector
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_metrics_report_cameras_episodes_and_the_outbox(tmp_path):

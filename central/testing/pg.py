@@ -13,7 +13,6 @@ import atexit
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -22,6 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from mqtt.broker import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -42,12 +43,6 @@ def pg_bin_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresCluster:
     def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
         bin_dir = pg_bin_dir()
@@ -57,7 +52,7 @@ class PostgresCluster:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="roadguard-pg-"))
         self.data = self.workdir / "data"
         self.log = self.workdir / "postgres.log"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.user = "postgres"
         self._as_root = os.geteuid() == 0
         self.started = False
