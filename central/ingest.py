@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from central.audit import move
 from central.centre import Centre
 from central.evidence import EvidenceError, sha256_of
 from central.models import Episode, Evidence, IngestedMessage, Node, ReviewState
-from central.workflow import audit
 from mqtt.payloads import Episode as EpisodePayload
 from mqtt.payloads import Evidence as EvidenceMeta
 from mqtt.payloads import Status as StatusPayload
@@ -157,7 +157,7 @@ def _advance(
         return False
     actor = f"node:{message.node_id}"
     if message.event == "violation":
-        audit(
+        move(
             session,
             episode,
             ReviewState.pending_review,
@@ -171,7 +171,7 @@ def _advance(
         episode.review_deadline = now + timedelta(seconds=review_window_s)
         return True
     if message.event in ("dissuaded", "cleared"):
-        audit(session, episode, ReviewState(message.event), actor, now, message.event)
+        move(session, episode, ReviewState(message.event), actor, now, message.event)
         episode.ended_at = occurred
     return False
 

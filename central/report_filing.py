@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from central.audit import move
 from central.centre import Centre
 from central.evidence import sha256_of
 from central.models import ReportState, WardenReport
 from central.open311 import request_document
 from central.report_media import MediaRejected, Photo, check_photo
-from central.report_workflow import report_audit
 
 MAX_DESCRIPTION = 4000  # Open311's limit
 MAX_ADDRESS = 256
@@ -220,11 +220,11 @@ def file_report(centre: Centre, reporter: Reporter, sub: Submission) -> dict[str
             )
             session.add(report)
             session.flush()
-            report_audit(session, report, ReportState.new, reporter.username, now, "filed")
+            move(session, report, ReportState.new, reporter.username, now, "filed")
             if category.handled_on_the_spot:
                 report.closed_at = now
                 report.closed_by = reporter.username
-                report_audit(
+                move(
                     session,
                     report,
                     ReportState.resolved,

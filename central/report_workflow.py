@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.audit import move
 from central.categories import ReportCategories
-from central.models import AuditEntry, ReportState, WardenReport
+from central.models import ReportState, WardenReport
 from central.open311 import request_document
 from central.roles import Permission, can
 from central.workflow import SCHEDULER_ACTOR, InvalidDecision, NotAllowed, NotFound, WorkflowError
@@ -49,32 +50,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
         ReportState.rejected,
     ),
 }
-
-
-def report_audit(
-    session: Session,
-    report: WardenReport,
-    to_state: str,
-    actor: str,
-    now: datetime,
-    reason: str = "",
-    note: str = "",
-) -> AuditEntry:
-    """Move the report (or record an event on it, when `to_state` is its state) and log it."""
-    entry = AuditEntry(
-        report_id=report.id,
-        subject="report",
-        from_state=report.state if report.state else None,
-        to_state=to_state,
-        actor=actor,
-        at=now,
-        reason=reason,
-        note=note,
-    )
-    session.add(entry)
-    report.state = to_state
-    report.updated_at = now
-    return entry
 
 
 def may_handle(actor: ReportActor, report: WardenReport) -> bool:
@@ -121,7 +96,7 @@ def act(
         report.closed_by = actor.username
     if note:
         report.status_notes = note
-    report_audit(session, report, target, actor.username, now, action, note)
+    move(session, report, target, actor.username, now, action, note)
     return report
 
 
@@ -150,7 +125,7 @@ def escalate_overdue_reports(
         report.escalation_level = level + 1
         report.escalated_to = chain[level]
         report.ack_deadline = now + timedelta(seconds=step_s) if level + 1 < len(chain) else None
-        report_audit(
+        move(
             session,
             report,
             report.state,

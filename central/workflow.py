@@ -19,7 +19,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.models import AuditEntry, Episode, ReviewState
+from central.audit import move
+from central.models import Episode, ReviewState
 from central.roles import Permission, can
 
 SYSTEM_ACTOR = "system"
@@ -69,32 +70,6 @@ class Actor:
     role: str
 
 
-def audit(
-    session: Session,
-    episode: Episode,
-    to_state: str,
-    actor: str,
-    now: datetime,
-    reason: str = "",
-    note: str = "",
-) -> AuditEntry:
-    """Move the episode and record the move in one step."""
-    entry = AuditEntry(
-        episode_id=episode.id,
-        subject="episode",
-        from_state=episode.state,
-        to_state=to_state,
-        actor=actor,
-        at=now,
-        reason=reason,
-        note=note,
-    )
-    session.add(entry)
-    episode.state = to_state
-    episode.updated_at = now
-    return entry
-
-
 def _open_for(session: Session, episode_id: str, actor: Actor) -> Episode:
     episode = session.get(Episode, episode_id, with_for_update=True)
     if episode is None:
@@ -119,7 +94,7 @@ def issue_ticket(
     session: Session, episode_id: str, actor: Actor, now: datetime, note: str = ""
 ) -> Episode:
     episode = _open_for(session, episode_id, actor)
-    audit(session, episode, ReviewState.ticketed, actor.username, now, "ticket", note)
+    move(session, episode, ReviewState.ticketed, actor.username, now, "ticket", note)
     episode.decided_by = actor.username
     episode.decided_at = now
     episode.ticket_number = ticket_number(episode.id, now)
@@ -143,7 +118,7 @@ def dismiss(
     if why == DismissReason.other and not note:
         raise InvalidDecision("reason 'other' needs a note saying why")
     episode = _open_for(session, episode_id, actor)
-    audit(session, episode, ReviewState.dismissed, actor.username, now, why.value, note)
+    move(session, episode, ReviewState.dismissed, actor.username, now, why.value, note)
     episode.decided_by = actor.username
     episode.decided_at = now
     episode.dismiss_reason = why.value
@@ -164,7 +139,7 @@ def escalate_overdue(session: Session, now: datetime) -> list[str]:
         .with_for_update(skip_locked=True)
     ).all()
     for episode in rows:
-        audit(
+        move(
             session,
             episode,
             ReviewState.escalated,

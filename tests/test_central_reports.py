@@ -247,7 +247,7 @@ def test_a_database_failure_leaves_no_orphan_photo(walt, centre, tmp_path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(filing, "report_audit", broken)
+    monkeypatch.setattr(filing, "move", broken)
     client = TestClient(walt.app, raise_server_exceptions=False)
     client.headers.update(walt.headers)
     response = client.post("/open311/v2/requests.json", data=ACCIDENT, files=_photo())
