@@ -71,7 +71,6 @@ class EdgeNode:
     keep_evidence: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
-        self._rate_marks: dict[str, tuple[int, float]] = {}
         self._stalled: set[str] = set()
         self._halt = threading.Event()  # set to stop the cameras for a reload
         self._pending: SiteConfig | None = None
@@ -206,17 +205,13 @@ class EdgeNode:
         now = time.monotonic()
         cameras = []
         for camera_id, pipeline in self.pipelines.items():
-            frames, since = self._rate_marks.get(camera_id, (0, now))
-            self._rate_marks[camera_id] = (pipeline.stats.frames, now)
             source = self.sources.get(camera_id)
             state = getattr(source, "state", None)
             cameras.append(
                 {
                     "camera_id": camera_id,
                     "state": str(state) if state is not None else "starting",
-                    "fps": round((pipeline.stats.frames - frames) / (now - since), 2)
-                    if now > since
-                    else None,
+                    "fps": round(pipeline.stats.fps(now), 2),
                     "detector_latency_ms": round(pipeline.stats.detector_ms, 2),
                     "errors": self.errors.get(camera_id, 0),
                     "restarts": self.restarts.get(camera_id, 0),

@@ -8,7 +8,7 @@ import queue
 import sqlite3
 import time
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,10 +54,21 @@ class PipelineStats:
     events: int = 0
     transitions: Counter[str] = field(default_factory=Counter)  # stopped, warned, violation...
     state_failures: int = 0  # episode state that could not be saved (a full disk)
+    # When the last frames were processed (monotonic): the frame rate derives from them, so
+    # reading it (health, a metrics scrape) never disturbs it.
+    frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=2048))
 
     @property
     def detector_ms(self) -> float:
         return 1000 * self.detector_seconds / self.detector_calls if self.detector_calls else 0.0
+
+    def fps(self, now: float, window_s: float = 10.0) -> float:
+        """Frames per second over the last `window_s` (or since the first frame, if later)."""
+        recent = [t for t in self.frame_times if now - t <= window_s]
+        if not recent:
+            return 0.0
+        span = min(window_s, now - self.frame_times[0])
+        return len(recent) / span if span > 0 else 0.0
 
 
 class CameraPipeline:
@@ -124,6 +135,7 @@ class CameraPipeline:
             self.book = self._start(frame)
             self._restore(self.book, frame.timestamp)
         self.stats.frames += 1
+        self.stats.frame_times.append(time.monotonic())
         self.last_timestamp = frame.timestamp
         self.apply_playback_results()
         if self.gate.should_detect(frame.image, frame.timestamp):

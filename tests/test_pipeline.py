@@ -6,6 +6,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from cameras.frames import Frame
 from edge.config_loader import parse_site_config
@@ -142,3 +143,14 @@ def test_a_hung_then_failed_speaker_neither_blocks_the_ladder_nor_goes_unreporte
     assert first["clip"].endswith(".wav") and "No parking" in first["text"]
     assert announcer.health()["announcements"] == {"failed": 2}
     assert "no answer from amplifier" in announcer.health()["last_error"]
+
+
+def test_frame_rate_is_derived_from_recent_frames_and_reading_it_changes_nothing():
+    from edge.pipeline import PipelineStats
+
+    stats = PipelineStats()
+    stats.frame_times.extend(100.0 + i / 5 for i in range(100))  # 20 s at 5 fps
+    assert stats.fps(now=119.8) == pytest.approx(5.0, abs=0.2)
+    assert stats.fps(now=119.8) == stats.fps(now=119.8)  # a read is not a reset
+    assert stats.fps(now=200.0) == 0.0  # nothing for a while: stalled
+    assert PipelineStats().fps(now=1.0) == 0.0
