@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +138,13 @@ def _start_centre(out: Path, broker: Any, web_port: int) -> tuple[Any, Any, str,
     app = create_app(centre, run_consumer=True)
     port = web_port if _port_free(web_port) else free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, name="centre-web", daemon=True).start()
-    started = threading.Event()
-
-    def watch() -> None:  # uvicorn sets `started` once it listens and the lifespan ran
-        while not server.started and not server.should_exit:
-            started.wait(0.05)
-        started.set()
-
-    threading.Thread(target=watch, daemon=True).start()
-    if not started.wait(30) or not server.started:
-        raise RuntimeError("the centre did not start")
+    web = threading.Thread(target=server.run, name="centre-web", daemon=True)
+    web.start()
+    deadline = time.monotonic() + 30
+    while not server.started:  # uvicorn sets it once it listens and the lifespan has run
+        if not web.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the centre did not start")
+        time.sleep(0.05)  # uvicorn offers a flag, not an event to wait on
     consumer = app.state.consumer
     if not consumer.subscribed.wait(30):  # the node must not publish before the centre listens
         raise RuntimeError("the centre could not subscribe to the broker")
