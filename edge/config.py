@@ -42,6 +42,11 @@ class LadderPolicy(StrictModel):
         description="The same vehicle is not re-warned or re-ticketed in this zone within it.",
     )
 
+    def seconds_to_violation(self, warning: int) -> float:
+        """From warning `warning` (1 or 2) to the violation: what the warning tells the
+        driver ("move within 5 minutes")."""
+        return self.final_s + (self.repeat_s if warning == 1 else 0.0)
+
 
 class ZoneConfig(StrictModel):
     id: str = Field(title="Zone id", description="Stable id used in events.", pattern=r"^[\w-]+$")

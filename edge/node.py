@@ -341,7 +341,8 @@ def start_announcer(site: SiteConfig) -> Announcer | None:
     for camera in site.cameras:
         for zone in camera.zones:
             policy = site.policy_for(zone)
-            for n, left in ((1, policy.repeat_s + policy.final_s), (2, policy.final_s)):
+            for n in (1, 2):
+                left = policy.seconds_to_violation(n)
                 steps.append(WarningStep("prepare", zone.id, zone.name or zone.id, n, left, 0.0))
     rendered = announcer.prepare(steps)
     log.info(

@@ -208,14 +208,12 @@ class CameraPipeline:
         if self.announcer is None or event.warning_number is None:
             return
         episode, warning = event.episode, event.episode.warnings[-1]
-        policy = episode.policy
         step = WarningStep(
             episode_id=episode.id,
             zone_id=episode.zone.id,
             zone_name=episode.zone.config.name or episode.zone.id,
             warning=event.warning_number,
-            seconds_to_violation=policy.final_s
-            + (policy.repeat_s if event.warning_number == 1 else 0),
+            seconds_to_violation=episode.policy.seconds_to_violation(event.warning_number),
             decided_at=event.timestamp,
             plate=episode.plate,
             vehicle_since=episode.stopped_at,
