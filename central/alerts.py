@@ -74,7 +74,11 @@ class RecordingAlerts:
 
 class MqttAlerts:
     """Publishes through paho-mqtt (MQTT v5, QoS 1). paho keeps QoS 1 messages published
-    while the connection is down and sends them on reconnect."""
+    while the connection is down and sends them on reconnect.
+
+    A worker that consumes passes its consumer's `client`: the broker ties a worker's account
+    to one client id, so a second connection under the same account would push the
+    consumer's session off the broker."""
 
     def __init__(
         self,
@@ -84,6 +88,9 @@ class MqttAlerts:
         username: str | None = None,
         password: str | None = None,
         keepalive_s: int = 30,
+        tls: bool = False,
+        tls_ca_file: str | None = None,
+        client: Any = None,
     ) -> None:
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
@@ -93,6 +100,11 @@ class MqttAlerts:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self.connected = threading.Event()
+        self._owns_client = client is None
+        if client is not None:
+            self.client = client
+            self.connected.set()  # paho queues while the shared connection is down
+            return
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"{self.publisher}-alerts-{uuid.uuid4().hex[:6]}",
@@ -101,18 +113,22 @@ class MqttAlerts:
         self.client.enable_logger(logging.getLogger("central.alerts.paho"))
         if username:
             self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set(ca_certs=tls_ca_file)
         self.client.reconnect_delay_set(0.5, 30)
         self.client.on_connect = lambda *_a: self.connected.set()
         self.client.on_disconnect = lambda *_a: self.connected.clear()
 
     def start(self) -> MqttAlerts:
-        self.client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
-        self.client.loop_start()
+        if self._owns_client:
+            self.client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
+            self.client.loop_start()
         return self
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._owns_client:
+            self.client.disconnect()
+            self.client.loop_stop()
 
     def publish(self, event: str, squad: str | None, report: dict[str, Any], at: datetime) -> None:
         topic = alert_topic(squad)

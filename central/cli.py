@@ -1,7 +1,8 @@
 """`roadguard central serve | migrate | user add`.
 
 Settings come from the environment (`DATABASE_URL`, `ROADGUARD_SECRET_KEY`,
-`ROADGUARD_EVIDENCE_DIR`, `MQTT_HOST`, `MQTT_PORT`) and the options here.
+`ROADGUARD_EVIDENCE_DIR`, `MQTT_HOST`, `MQTT_PORT`, `MQTT_USERNAME`, `MQTT_PASSWORD`,
+`MQTT_TLS`, `MQTT_TLS_CA`) and the options here; an option wins over its variable.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import getpass
 import os
 import socket
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +24,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
         "--mqtt",
-        metavar="HOST[:PORT]",
+        metavar="HOST[:PORT]|URL",
         default=None,
-        help="consume episodes from this broker (MQTT v5 shared subscription)",
+        help="consume episodes from this broker (MQTT v5 shared subscription); "
+        "mqtts://host:8883 for TLS",
+    )
+    serve.add_argument(
+        "--mqtt-username",
+        default=None,
+        help="this worker's broker account (or MQTT_USERNAME); one account per worker",
+    )
+    serve.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        default=None,
+        help="read the broker password from this file (or MQTT_PASSWORD); never on the "
+        "command line, where every user of the machine can read it",
+    )
+    serve.add_argument(
+        "--mqtt-ca", type=Path, default=None, help="CA of the broker's TLS certificate (PEM)"
     )
     serve.add_argument("--share-group", default="central", help="shared-subscription group")
     serve.add_argument(
@@ -77,20 +96,44 @@ def _settings(args: argparse.Namespace):
     overrides: dict[str, object] = {}
     if getattr(args, "review_window", None):
         overrides["review_window_s"] = args.review_window
-    if getattr(args, "mqtt", None):
-        host, _, port = args.mqtt.partition(":")
-        overrides["mqtt"] = MqttConfig(
-            host=host,
-            port=int(port or 1883),
-            group=args.share_group,
-            client_id=getattr(args, "client_id", "")
-            or f"central-{socket.gethostname()}-{getattr(args, 'port', 0)}",
-        )
     settings = CentralSettings.from_env(**overrides)
+    if getattr(args, "mqtt", None):
+        settings.mqtt = MqttConfig.model_validate(
+            {**settings.mqtt.model_dump(exclude_unset=True), **_mqtt_options(args)}
+        )
     if getattr(args, "mqtt", None):
         # A broker to consume from is a broker to publish urgent-report alerts to.
         settings.reports = settings.reports.model_copy(update={"mqtt_alerts": True})
     return settings
+
+
+def _mqtt_options(args: argparse.Namespace) -> dict[str, object]:
+    """`--mqtt` and its companions as central `MqttConfig` fields."""
+    target = args.mqtt if "://" in args.mqtt else f"mqtt://{args.mqtt}"
+    parts = urlsplit(target)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise SystemExit(f"--mqtt {args.mqtt!r}: use HOST[:PORT], mqtt:// or mqtts://")
+    values: dict[str, object] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+        "group": args.share_group,
+        "client_id": getattr(args, "client_id", "")
+        or f"central-{socket.gethostname()}-{getattr(args, 'port', 0)}",
+    }
+    if parts.scheme == "mqtts":
+        values["tls"] = True
+    if parts.username:
+        values["username"] = unquote(parts.username)
+    if getattr(args, "mqtt_username", None):
+        values["username"] = args.mqtt_username
+    if getattr(args, "mqtt_password_file", None):
+        try:
+            values["password"] = args.mqtt_password_file.read_text().strip()
+        except OSError as exc:
+            raise SystemExit(f"--mqtt-password-file: {exc}") from None
+    if getattr(args, "mqtt_ca", None):
+        values["tls"], values["tls_ca_file"] = True, args.mqtt_ca
+    return values
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -50,8 +50,17 @@ class MqttConfig(StrictModel):
     client_id: str = Field(
         "", title="Client id", description="Empty: a random id per worker process."
     )
-    username: str | None = Field(None, title="User", description="Broker user, if required.")
+    username: str | None = Field(
+        None,
+        title="User",
+        description="Broker account of this worker; with `roadguard broker config` the broker "
+        "uses it as the client id, so each worker needs its own (central, central-2, ...).",
+    )
     password: str | None = Field(None, title="Password", description="Broker password.")
+    tls: bool = Field(False, title="TLS", description="Connect with TLS (mqtts).")
+    tls_ca_file: Path | None = Field(
+        None, title="CA file", description="PEM of the CA that signed the broker; None: system."
+    )
     keepalive_s: int = Field(30, gt=0, title="Keep-alive", description="MQTT keep-alive.")
 
 
@@ -110,7 +119,8 @@ class CentralSettings(StrictModel):
 
     @classmethod
     def from_env(cls, **overrides: object) -> CentralSettings:
-        """DATABASE_URL, ROADGUARD_SECRET_KEY, ROADGUARD_EVIDENCE_DIR, MQTT_HOST/MQTT_PORT,
+        """DATABASE_URL, ROADGUARD_SECRET_KEY, ROADGUARD_EVIDENCE_DIR, MQTT_HOST, MQTT_PORT,
+        MQTT_USERNAME, MQTT_PASSWORD, MQTT_TLS (1/true), MQTT_TLS_CA (a PEM file),
         ROADGUARD_REPORT_CATEGORIES (a YAML file of the county's report categories)."""
         values: dict[str, object] = {}
         if url := os.environ.get("DATABASE_URL"):
@@ -126,6 +136,14 @@ class CentralSettings(StrictModel):
             mqtt["host"] = host
         if port := os.environ.get("MQTT_PORT"):
             mqtt["port"] = int(port)
+        if username := os.environ.get("MQTT_USERNAME"):
+            mqtt["username"] = username
+        if password := os.environ.get("MQTT_PASSWORD"):
+            mqtt["password"] = password
+        if os.environ.get("MQTT_TLS", "").lower() in ("1", "true", "yes"):
+            mqtt["tls"] = True
+        if ca := os.environ.get("MQTT_TLS_CA"):
+            mqtt["tls"], mqtt["tls_ca_file"] = True, Path(ca)
         if mqtt:
             values["mqtt"] = MqttConfig(**mqtt)
         values.update(overrides)

@@ -1,4 +1,4 @@
-"""The MQTT consumer: broker -> `central.ingest`.
+"""The MQTT consumer: broker -> `central.ingest` -> a receipt back to the node.
 
 Episodes and evidence come through MQTT v5 shared subscriptions
 (`$share/central/roadguard/v1/+/+/episode`, `.../evidence/#`), so several central workers
@@ -6,35 +6,61 @@ split the load; node status is a plain subscription, because the broker does not
 retained messages (every node's last birth/death) on a shared one, and every worker may
 as well know which nodes are up.
 
-Acknowledgement is manual: a QoS 1 message is acknowledged only after its effect is
-committed, so a crash between receive and commit means redelivery, and the idempotent ingest
-makes the redelivery harmless. Messages that break the contract are logged, counted and
-acknowledged (a poison message must not come back forever); a database failure is not
-acknowledged, and the consumer reconnects so the broker redelivers it.
+Why it is built this way (design.md, "Delivery"):
+
+- paho's network thread only queues messages; one ingest thread handles them in order, so
+  a slow or failing database never stalls keep-alives, and the broker's in-flight window to
+  this worker bounds the queue.
+- **End-to-end receipts.** Once a message's effect is committed (or it was a re-send of a
+  committed one), its id goes into a `Receipt` to its node, batched per node for up to
+  `RECEIPT_BATCH` ids or `RECEIPT_DELAY_S`. The node forgets an outbox row only then, so
+  what a broker loses (a restart that drops a shared subscription, a SIGKILL before its
+  autosave) is re-sent by the node, and ingest's idempotency on `id` absorbs the repeats.
+- **Permanent errors never block.** A message that can never be stored (off the contract,
+  values no database holds, another node's episode, a bug in ingest) is written to the
+  dead-letter table with its raw payload and reason, acknowledged, and refused in the
+  receipt: it is handled exactly once and the next message goes on.
+- **Transient errors are retried.** A database that is down or locked is retried in place
+  with back-off (every message needs it). A full evidence disk is not: that picture is
+  acknowledged to the broker without a receipt, so the node re-sends it later, and the
+  episodes behind it, which need no disk, go on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import queue
 import socket
 import threading
-from collections import Counter
-from typing import Any
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import exc as sa_exc
 
 from central.centre import Centre
+from central.dead_letters import store_dead_letter
 from central.ingest import IngestError, ingest_episode, ingest_evidence, ingest_status
 from mqtt import topics
-from mqtt.payloads import Episode, Evidence, Status
-from mqtt.receive import Receiver
+from mqtt.payloads import EVIDENCE_META_PROPERTY, Episode, Evidence, Receipt, Refusal, Status
+from mqtt.receive import Received, Rejected, user_properties, validate_message
 
 log = logging.getLogger(__name__)
+
+RECEIPT_BATCH = 200  # ids per receipt message, at most
+RECEIPT_DELAY_S = 0.05  # how long an id may wait for others to share its receipt
+RETRY_FIRST_S, RETRY_MAX_S = 0.2, 30.0  # back-off while the database is unavailable
+
+T = TypeVar("T")
 
 
 def subscriptions(group: str) -> list[str]:
@@ -45,6 +71,44 @@ def subscriptions(group: str) -> list[str]:
     ]
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether trying the same message again later can succeed: the database is down,
+    locked or gone away (OperationalError, a lost connection, a pool time-out), or the disk
+    is full (OSError). Everything else (a DataError for a value PostgreSQL will not hold,
+    an OverflowError from SQLite, a bug) would fail the same way for ever."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError | OSError,
+    )
+
+
+class ReceiptBook:
+    """Ids settled at the centre, per node, until they go out in a receipt."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[UUID]] = defaultdict(list)
+        self.refused: dict[str, list[Refusal]] = defaultdict(list)
+        self.size = 0
+        self.oldest: float | None = None  # monotonic time of the oldest waiting id
+
+    def add(self, node: str, message_id: UUID, refusal: str | None = None) -> None:
+        if refusal is None:
+            self.ids[node].append(message_id)
+        else:
+            self.refused[node].append(Refusal(id=message_id, reason=refusal[:500]))
+        self.size += 1
+        if self.oldest is None:
+            self.oldest = time.monotonic()
+
+    def take(self) -> list[tuple[str, list[UUID], list[Refusal]]]:
+        nodes = set(self.ids) | set(self.refused)
+        batches = [(n, self.ids.pop(n, []), self.refused.pop(n, [])) for n in sorted(nodes)]
+        self.size, self.oldest = 0, None
+        return batches
+
+
 class EpisodeConsumer:
     """One central worker's MQTT connection. `start()` connects in the background and keeps
     reconnecting; `stop()` disconnects. `counts` says what happened to the messages."""
@@ -52,10 +116,14 @@ class EpisodeConsumer:
     def __init__(self, centre: Centre) -> None:
         self.centre = centre
         self.config = centre.settings.mqtt
-        self.receiver = Receiver(log)
         self.counts: Counter[str] = Counter()
         self.subscribed = threading.Event()
         self._changed = threading.Condition()
+        self._inbox: queue.SimpleQueue[paho.MQTTMessage | None] = queue.SimpleQueue()
+        self._receipts = ReceiptBook()
+        self._receipt_seq = 0
+        self._stopping = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="central-ingest", daemon=True)
         client_id = self.config.client_id or f"central-{socket.gethostname()}-{os.getpid()}"
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -66,6 +134,8 @@ class EpisodeConsumer:
         self.client.enable_logger(logging.getLogger("central.paho"))
         if self.config.username:
             self.client.username_pw_set(self.config.username, self.config.password)
+        if self.config.tls:
+            self.client.tls_set(ca_certs=str(self.config.tls_ca_file or "") or None)
         self.client.reconnect_delay_set(0.5, 30)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
@@ -77,6 +147,7 @@ class EpisodeConsumer:
     def start(self) -> None:
         connect = Properties(PacketTypes.CONNECT)
         connect.SessionExpiryInterval = 24 * 3600 if self._persistent else 0
+        self._worker.start()
         self.client.connect_async(
             self.config.host,
             self.config.port,
@@ -86,7 +157,12 @@ class EpisodeConsumer:
         )
         self.client.loop_start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the message in hand, send the receipts owed, disconnect."""
+        self._stopping.set()
+        self._inbox.put(None)
+        if self._worker.is_alive():
+            self._worker.join(timeout)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -95,7 +171,7 @@ class EpisodeConsumer:
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self.counts), timeout)
 
-    # -- paho callbacks (network thread) ----------------------------------------------------
+    # -- paho callbacks (network thread: only hand over) ------------------------------------
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.warning("broker refused the connection: %s", reason)
@@ -109,49 +185,180 @@ class EpisodeConsumer:
             self.config.group,
         )
 
-    def _on_subscribe(self, *_args: Any) -> None:
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error(
+                "broker refused a subscription (%s): check the central account's ACL", reasons
+            )
+            return
         self.subscribed.set()
 
     def _on_disconnect(self, *_args: Any) -> None:
         self.subscribed.clear()
 
+    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        self._inbox.put(message)
+
+    # -- the ingest thread ------------------------------------------------------------------
     def _count(self, what: str) -> None:
         with self._changed:
             self.counts[what] += 1
             self._changed.notify_all()
 
-    def _on_message(self, client: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        received = self.receiver.accept(message.topic, message.payload, message.properties)
-        if received is None:
-            self._ack(message)
-            self._count("rejected")
-            return
+    def _work(self) -> None:
+        while True:
+            wait = None
+            if self._receipts.oldest is not None:
+                wait = max(0.0, self._receipts.oldest + RECEIPT_DELAY_S - time.monotonic())
+            try:
+                message = self._inbox.get(timeout=wait)
+            except queue.Empty:
+                self._send_receipts()
+                continue
+            if message is None:
+                break
+            try:
+                self._handle(message)
+            except _Stopping:
+                break
+            if self._receipts.size >= RECEIPT_BATCH:
+                self._send_receipts()
+        self._send_receipts()
+
+    def _handle(self, message: paho.MQTTMessage) -> None:
         try:
-            result = self._ingest(received.payload, received.data)
-        except IngestError as exc:
-            log.warning("not ingested %s: %s", message.topic, exc)
-            self._ack(message)
-            self._count("rejected")
+            received = validate_message(message.topic, message.payload, message.properties)
+        except Rejected as exc:
+            self._dead(message, exc.category, exc.detail)
             return
-        except Exception:
-            # Not acknowledged: reconnecting makes the broker redeliver it.
-            log.exception("ingest failed for %s; will be redelivered", message.topic)
-            self._count("failed")
-            client.reconnect()
+        except Exception as exc:  # a bug must not stop ingest: keep the message, say why
+            log.exception("receiver failed on %r", message.topic[:200])
+            self._dead(message, "internal-error", f"{type(exc).__name__}: {exc}")
+            return
+        kind = received.topic.kind
+        try:
+            applied = self._until_stored(lambda: self._ingest(received))
+        except IngestError as exc:
+            self._dead(message, exc.reason, str(exc), received)
+            return
+        except OSError as exc:
+            # A full evidence disk: not this worker's to wait out. The broker is answered so
+            # the flow goes on; without a receipt the node sends the picture again later.
+            log.error("could not store %s (%s); the node will send it again", message.topic, exc)
+            self._ack(message)
+            self._count(f"{kind}:deferred")
+            return
+        except _Stopping:
+            raise
+        except Exception as exc:  # would fail the same way every time: dead-letter it
+            log.exception("ingest failed for good on %s", message.topic[:200])
+            self._dead(message, "unstorable", f"{type(exc).__name__}: {exc}", received)
             return
         self._ack(message)
-        self._count(f"{received.topic.kind}:{'applied' if result else 'duplicate'}")
+        if kind in ("episode", "evidence"):
+            self._receipts.add(received.topic.node, received.payload.id)
+        self._count(f"{kind}:{'applied' if applied else 'duplicate'}")
 
-    def _ingest(self, payload: Any, data: bytes | None) -> bool:
+    def _ingest(self, received: Received) -> bool:
+        payload = received.payload
         if isinstance(payload, Episode):
             return ingest_episode(self.centre, payload).applied
         if isinstance(payload, Evidence):
-            assert data is not None
-            return ingest_evidence(self.centre, data, payload).applied
+            assert received.data is not None
+            return ingest_evidence(self.centre, received.data, payload).applied
         if isinstance(payload, Status):
             return ingest_status(self.centre, payload).applied
-        raise IngestError(f"unexpected payload {payload.schema_}")
+        raise IngestError(f"unexpected payload {payload.schema_}", "wrong-topic")
+
+    def _until_stored(self, attempt: Callable[[], T]) -> T:
+        """Run `attempt`, retrying a database that is unavailable with back-off, until it
+        works or the consumer stops; any other error goes to the caller."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return attempt()
+            except Exception as exc:
+                if isinstance(exc, OSError) or not is_transient(exc):
+                    raise
+                self._count("failed")
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+            if self._stopping.wait(delay):
+                raise _Stopping
+            delay = min(RETRY_MAX_S, delay * 2)
+
+    def _dead(
+        self,
+        message: paho.MQTTMessage,
+        reason: str,
+        detail: str,
+        received: Received | None = None,
+    ) -> None:
+        """Keep the message in the dead letters, acknowledge it, refuse it in the receipt."""
+        node, message_id = _sender(message, received)
+        meta = user_properties(message.properties).get(EVIDENCE_META_PROPERTY)
+        log.warning("dead letter from %s on %r: %s: %s", node, message.topic[:200], reason, detail)
+        self._until_stored(
+            lambda: store_dead_letter(
+                self.centre,
+                topic=message.topic,
+                payload=bytes(message.payload),
+                meta=meta,
+                node_id=node,
+                message_id=str(message_id) if message_id else None,
+                reason=reason,
+                detail=detail,
+            )
+        )
+        self._ack(message)
+        if node is not None and message_id is not None and _is_receipted(message.topic):
+            self._receipts.add(node, message_id, f"{reason}: {detail}")
+        self._count(f"dead:{reason}")
 
     def _ack(self, message: paho.MQTTMessage) -> None:
         if message.qos > 0:
             self.client.ack(message.mid, message.qos)
+
+    def _send_receipts(self) -> None:
+        for node, ids, refused in self._receipts.take():
+            for start in range(0, max(len(ids), len(refused)), RECEIPT_BATCH):
+                self._receipt_seq = max(self._receipt_seq + 1, time.time_ns() // 1_000_000)
+                receipt = Receipt.build(
+                    seq=self._receipt_seq,
+                    node_id=node,
+                    ids=ids[start : start + RECEIPT_BATCH],
+                    refused=refused[start : start + RECEIPT_BATCH],
+                )
+                self.client.publish(topics.receipts_topic(node), receipt.to_json(), qos=1)
+
+
+class _Stopping(Exception):
+    """Internal: the consumer is stopping while it waits for the database."""
+
+
+def _is_receipted(topic: str) -> bool:
+    return topic.endswith("/episode") or "/evidence/" in topic
+
+
+def _sender(message: paho.MQTTMessage, received: Received | None) -> tuple[str | None, UUID | None]:
+    """The node whose topic a message came on (the broker's ACL makes that its sender) and
+    the message's id, as far as they can be read from a message that may be garbage."""
+    if received is not None:
+        return received.topic.node, received.payload.id
+    try:
+        node = topics.parse_topic(message.topic).node
+    except topics.TopicError:
+        parts = message.topic.split("/")
+        node = None
+        if len(parts) > 2 and f"{parts[0]}/{parts[1]}" == topics.ROOT:
+            try:
+                node = topics.node_prefix(parts[2]) and parts[2]
+            except topics.TopicError:
+                node = None
+    document: Any = user_properties(message.properties).get(EVIDENCE_META_PROPERTY)
+    if document is None:
+        document = bytes(message.payload)
+    try:
+        found = json.loads(document).get("id")
+        return node, UUID(str(found))
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return node, None

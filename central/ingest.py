@@ -33,7 +33,23 @@ _RETRIES = 3
 
 
 class IngestError(ValueError):
-    """A message the centre cannot accept (invalid payload, bad evidence)."""
+    """A message the centre can never accept (invalid payload, bad evidence, another node's
+    episode): permanent, so the consumer dead-letters it instead of retrying. `reason` is a
+    short, countable category."""
+
+    def __init__(self, detail: str, reason: str = "invalid") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _owned(episode: Episode | None, node_id: str) -> None:
+    """A node may only write its own episodes: an id that another node's episode already
+    holds is refused, so no node can rewrite (state, plate, zone) what another reported."""
+    if episode is not None and episode.node_id != node_id:
+        raise IngestError(
+            f"episode {episode.id} belongs to node {episode.node_id!r}, not {node_id!r}",
+            "wrong-owner",
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ def _apply_episode(
     occurred = message.occurred_at or message.sent_at
     record = message.model_dump(mode="json", by_alias=True)
     episode = session.get(Episode, message.episode_id, with_for_update=True)
+    _owned(episode, message.node_id)
     if episode is None:
         episode = Episode(
             id=message.episode_id,
@@ -183,22 +200,32 @@ def ingest_evidence(
     *,
     episode_id: str | None = None,
     name: str | None = None,
+    node_id: str | None = None,
 ) -> IngestResult:
-    """Store one evidence JPEG and index it under `<episode-id>/<name>`.
+    """Store one evidence JPEG and index it under its node and `<episode-id>/<name>`.
 
     `meta` is the node's `Evidence` document (from the MQTT v5 user property); without it the
-    episode id and name come from the topic. A hash that does not match the bytes is refused
-    (a truncated transfer must not become evidence)."""
+    node, episode id and name come from the topic. A hash that does not match the bytes is
+    refused (a truncated transfer must not become evidence), and so is a picture for another
+    node's episode. An `OSError` from the evidence store (a full disk) is left to the caller:
+    it is transient, and the node sends the picture again."""
     parsed: EvidenceMeta | None = None if meta is None else _parse(EvidenceMeta, meta)
     episode_id = parsed.episode_id if parsed else episode_id
     name = parsed.name if parsed else name
-    if not episode_id or not name:
-        raise IngestError("evidence needs an episode id and a name")
+    node_id = parsed.node_id if parsed else node_id
+    if not episode_id or not name or not node_id:
+        raise IngestError("evidence needs a node, an episode id and a name")
     if len(data) > centre.settings.evidence.max_bytes:
-        raise IngestError(f"evidence {episode_id}/{name}: {len(data)} bytes is over the limit")
+        raise IngestError(
+            f"evidence {episode_id}/{name}: {len(data)} bytes is over the limit", "too-large"
+        )
     digest = sha256_of(data)
     if parsed and parsed.sha256 != digest:
-        raise IngestError(f"evidence {episode_id}/{name}: sha256 does not match its bytes")
+        raise IngestError(
+            f"evidence {episode_id}/{name}: sha256 does not match its bytes", "corrupt-evidence"
+        )
+    with centre.db.session() as session:
+        _owned(session.get(Episode, episode_id), node_id)
     try:
         centre.evidence.put(data)
     except EvidenceError as exc:  # pragma: no cover - put only raises on a bad key
@@ -208,13 +235,18 @@ def ingest_evidence(
 
     def apply(session: Session) -> IngestResult:
         existing = session.scalar(
-            select(Evidence).where(Evidence.episode_id == episode_id, Evidence.name == name)
+            select(Evidence).where(
+                Evidence.node_id == node_id,
+                Evidence.episode_id == episode_id,
+                Evidence.name == name,
+            )
         )
         if existing is not None:
             same = existing.sha256 == digest
             return IngestResult(False, episode_id, None, "duplicate" if same else "conflict")
         session.add(
             Evidence(
+                node_id=node_id,
                 episode_id=episode_id,
                 name=name,
                 sha256=digest,

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
+from central.dead_letters import dead_letter_counts
 from central.models import Episode, Node, ReviewState
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +40,7 @@ class CentreCollector(Collector):
             online = dict(
                 session.execute(select(Node.online, func.count()).group_by(Node.online)).all()
             )
+            dead = dead_letter_counts(session)
         episodes = GaugeMetricFamily(
             "roadguard_central_episodes", "Episodes by state", labels=["state"]
         )
@@ -59,6 +61,14 @@ class CentreCollector(Collector):
         nodes.add_metric(["online"], online.get(True, 0))
         nodes.add_metric(["offline"], online.get(False, 0))
         yield nodes
+        letters = GaugeMetricFamily(
+            "roadguard_central_dead_letters",
+            "Messages kept in the dead-letter table (never storable), by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(dead.items()):
+            letters.add_metric([reason], count)
+        yield letters
         if self.consumer is not None:
             ingested = CounterMetricFamily(
                 "roadguard_central_messages",

@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -111,7 +113,7 @@ class Episode(Base):
     vehicle_class: Mapped[str] = mapped_column(String(32), default="")
     plate: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_event: Mapped[str] = mapped_column(String(16))
-    last_seq: Mapped[int] = mapped_column(Integer, default=-1)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=-1)
     state: Mapped[str] = mapped_column(String(16), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
@@ -140,17 +142,20 @@ class IngestedMessage(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     node_id: Mapped[str] = mapped_column(String(128))
-    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     received_at: Mapped[datetime]
 
 
 class Evidence(Base):
     """One evidence file of an episode. It may arrive before the episode's message, so no
-    foreign key: the event page joins on the episode id and the reference name."""
+    foreign key: the event page joins on the node, the episode id and the reference name.
+    The node is part of the key so that a node cannot slip a picture into another node's
+    episode by using its id: it would be filed under its own node and never shown there."""
 
     __tablename__ = "evidence"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(128), default="")
     episode_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(256))
     sha256: Mapped[str] = mapped_column(String(64))
@@ -158,7 +163,28 @@ class Evidence(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
 
-    __table_args__ = (UniqueConstraint("episode_id", "name", name="uq_evidence_episode_name"),)
+    __table_args__ = (
+        UniqueConstraint("node_id", "episode_id", "name", name="uq_evidence_node_episode_name"),
+    )
+
+
+class DeadLetter(Base):
+    """A message the centre will never store (bad values, off the contract, a node writing
+    about another node's episode), kept as it came with the reason, for an admin to read.
+    It was acknowledged (to the broker and, by receipt, to the node) so it blocks nothing."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    node_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_size: Mapped[int] = mapped_column(Integer)
+    meta: Mapped[str | None] = mapped_column(Text, nullable=True)  # evidence: the user property
 
 
 class AuditEntry(Base):

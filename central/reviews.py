@@ -83,7 +83,11 @@ def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
     """The episode's evidence grouped by warning, then the rest (the violation's pictures)."""
     rows = {
         row.name: row
-        for row in session.scalars(select(Evidence).where(Evidence.episode_id == episode.id))
+        for row in session.scalars(
+            select(Evidence).where(
+                Evidence.node_id == episode.node_id, Evidence.episode_id == episode.id
+            )
+        )
     }
 
     def picture(ref: str) -> tuple[str, Evidence | None]:

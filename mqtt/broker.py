@@ -78,6 +78,7 @@ def acl_file(central_user: str = CENTRAL_USER) -> str:
             f"pattern write {node}/+/episode",
             f"pattern write {node}/+/evidence/#",
             f"pattern read {node}/cmd/+",
+            f"pattern read {node}/receipts",
             "",
         ]
     )

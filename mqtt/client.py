@@ -4,11 +4,15 @@ Why it is built this way:
 
 - Everything the node says (episodes, evidence, health, command acks) is written to the
   `Outbox` first, then handed to paho by one dispatcher thread, at most `max_inflight` at a
-  time, in the order it was written. A row leaves the outbox only when its PUBACK arrives
-  with a success reason code; a failure reason code (e.g. not authorised) moves it to the
-  outbox's dead letters so one refused message cannot block or loop forever. paho resends
-  what it had in flight after a reconnect; after a process restart the outbox resends all
-  of it, so delivery is at-least-once and the centre dedupes on `id`.
+  time, in the order it was written. Episodes and evidence leave the outbox only when the
+  centre's `Receipt` names them (end-to-end ack on `roadguard/v1/<node>/receipts`); their
+  PUBACK only schedules a re-send if no receipt comes (`receipt_timeout_s`, doubling), and a
+  reconnect makes every unconfirmed row due at once, because the broker we reach now may not
+  hold what the last connection handed over. At most `receipt_window` rows wait for a
+  receipt at a time. Health and command acks leave on their PUBACK. A failure reason code
+  (e.g. not authorised) or a centre's refusal moves a row to the outbox's dead letters, so
+  one bad message cannot block or loop forever. Delivery is at-least-once and the centre
+  dedupes on `id`.
 - paho calls back on its own network thread while holding its locks, so callbacks only put
   events on a queue; the dispatcher owns the outbox bookkeeping. No lock is ever held
   across a call into paho from two sides.
@@ -47,7 +51,7 @@ from pydantic import ValidationError
 
 from mqtt import topics
 from mqtt.config import MqttConfig
-from mqtt.outbox import Message, Outbox, OutboxFull
+from mqtt.outbox import RECEIPTED, Message, Outbox, OutboxFull
 from mqtt.payloads import (
     EVIDENCE_CONTENT_TYPE,
     EVIDENCE_META_PROPERTY,
@@ -56,6 +60,7 @@ from mqtt.payloads import (
     CommandAck,
     Evidence,
     Health,
+    Receipt,
     Status,
     episode_payload_from_record,
     utc_now,
@@ -333,7 +338,8 @@ class NodeLink:
             flags.session_present,
         )
         client.publish(topics.status_topic(self.node_id), self._status("online").to_json(), 1, True)
-        client.subscribe(topics.command_subscription(self.node_id), qos=1)
+        mine = [topics.command_subscription(self.node_id), topics.receipts_topic(self.node_id)]
+        client.subscribe([(topic, 1) for topic in mine])
         self._connected.set()
         self._events.put(("connected",))
 
@@ -346,7 +352,13 @@ class NodeLink:
 
     def _on_subscribe(self, client, userdata, mid: int, reasons, properties) -> None:
         if any(r.is_failure for r in reasons):
-            log.error("broker refused the command subscription: %s", reasons)
+            log.error(
+                "broker refused the command or receipts subscription (%s): its ACL must let "
+                "this node read %s/cmd/+ and %s/receipts (roadguard broker config)",
+                reasons,
+                topics.node_prefix(self.node_id),
+                topics.node_prefix(self.node_id),
+            )
             return
         self._subscribed.set()
 
@@ -354,13 +366,15 @@ class NodeLink:
         self._events.put(("ack", mid, reason))
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
-        self._commands.put((message.topic, bytes(message.payload), message.properties))
+        if message.topic == topics.receipts_topic(self.node_id):
+            self._events.put(("receipt", bytes(message.payload), message.properties))
+        else:
+            self._commands.put((message.topic, bytes(message.payload), message.properties))
 
     # -- the dispatcher: the only thread that hands outbox rows to paho ---------------------
     def _dispatch(self) -> None:
-        handed: dict[int, int] = {}  # paho mid -> outbox rowid, for this process
-        last_rowid = 0  # the newest row handed to paho
-        window = self.config.max_inflight
+        handed: dict[int, tuple[int, str]] = {}  # paho mid -> (outbox rowid, kind), this process
+        last_fresh = 0  # the newest never-sent row handed to paho
         while True:
             try:
                 events = [self._events.get(timeout=1.0)]
@@ -371,43 +385,86 @@ class NodeLink:
                     events.append(self._events.get_nowait())
                 except queue.Empty:
                     break
-            acked: list[int] = []
-            stop = False
-            for event in events:
-                if event[0] == "ack":
-                    rowid = handed.pop(event[1], None)
+            if self._handle(events, handed):
+                break
+            if self._connected.is_set() and len(handed) < self.config.max_inflight:
+                last_fresh = self._send_more(handed, last_fresh)
+            with self._changed:
+                self._changed.notify_all()
+
+    def _handle(self, events: list[tuple[Any, ...]], handed: dict[int, tuple[int, str]]) -> bool:
+        """Apply PUBACKs, receipts and reconnects to the outbox. True on `stop`."""
+        cfg = self.config
+        sent, done = [], []
+        stop = False
+        for event in events:
+            match event[0]:
+                case "ack":
+                    rowid, kind = handed.pop(event[1], (None, ""))
                     if rowid is None:
                         continue  # a status publish, not an outbox row
                     if event[2].is_failure:
                         self.outbox.bury(rowid, str(event[2]))
+                    elif cfg.await_receipts and kind in RECEIPTED:
+                        sent.append(rowid)
                     else:
-                        acked.append(rowid)
-                elif event[0] == "stop":
+                        done.append(rowid)
+                case "receipt":
+                    self._apply_receipt(event[1], event[2])
+                case "connected" if cfg.await_receipts:
+                    self.outbox.retry_now(time.time())
+                case "stop":
                     stop = True
-            if acked:
-                self.outbox.acknowledge(acked)
-            if stop:
-                break
-            if self._connected.is_set() and len(handed) < window:
-                for stored in self.outbox.pending(after=last_rowid, limit=window - len(handed)):
-                    message = stored.message
-                    info = self._client.publish(
-                        message.topic,
-                        message.payload,
-                        qos=message.qos,
-                        retain=message.retain,
-                        properties=_publish_properties(message),
-                    )
-                    if info.rc not in (
-                        MQTTErrorCode.MQTT_ERR_SUCCESS,
-                        MQTTErrorCode.MQTT_ERR_NO_CONN,
-                    ):
-                        log.warning("paho would not take row %d: %s", stored.rowid, info.rc)
-                        break  # try again on the next event or tick
-                    handed[info.mid] = stored.rowid
-                    last_rowid = stored.rowid
-            with self._changed:
-                self._changed.notify_all()
+        if sent:
+            self.outbox.mark_sent(
+                sent, time.time(), cfg.receipt_timeout_s, cfg.receipt_timeout_max_s
+            )
+        if done:
+            self.outbox.acknowledge(done)
+        return stop
+
+    def _apply_receipt(self, payload: bytes, properties: Any) -> None:
+        try:
+            receipt = validate_message(topics.receipts_topic(self.node_id), payload, properties)
+        except Rejected as exc:
+            log.warning("ignored a malformed receipt: %s", exc)
+            return
+        assert isinstance(receipt.payload, Receipt)
+        self.outbox.settle(str(i) for i in receipt.payload.ids)
+        for refusal in receipt.payload.refused:
+            self.outbox.refused_by_centre(str(refusal.id), refusal.reason)
+
+    def _send_more(self, handed: dict[int, tuple[int, str]], last_fresh: int) -> int:
+        """Hand paho the overdue re-sends, then never-sent rows, within both windows.
+        Returns the new `last_fresh`."""
+        cfg = self.config
+        room = cfg.max_inflight - len(handed)
+        now = time.time()
+        retries: list[Any] = []
+        if cfg.await_receipts:
+            in_paho = {rowid for rowid, _kind in handed.values()}
+            retries = [r for r in self.outbox.due(now, room) if r.rowid not in in_paho]
+            if retries:
+                self.outbox.postpone([r.rowid for r in retries], now + cfg.receipt_timeout_s)
+            room -= len(retries)
+            room = min(room, cfg.receipt_window - self.outbox.awaiting() - len(handed))
+        fresh = self.outbox.fresh(after=last_fresh, limit=room) if room > 0 else []
+        for n, stored in enumerate([*retries, *fresh]):
+            message = stored.message
+            info = self._client.publish(
+                message.topic,
+                message.payload,
+                qos=message.qos,
+                retain=message.retain,
+                properties=_publish_properties(message),
+            )
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                log.warning("paho would not take row %d: %s", stored.rowid, info.rc)
+                break  # try again on the next event or tick
+            handed[info.mid] = (stored.rowid, message.kind)
+            if n >= len(retries):
+                last_fresh = stored.rowid
+        return last_fresh
 
     # -- commands ---------------------------------------------------------------------------
     def _run_commands(self) -> None:

@@ -60,6 +60,30 @@ class MqttConfig(StrictModel):
         title="In-flight window",
         description="QoS 1 messages sent and not yet acknowledged; paho's default is 20.",
     )
+    await_receipts: bool = Field(
+        True,
+        title="Wait for the centre's receipt",
+        description="Keep episodes and evidence in the outbox until the centre says it "
+        "committed them (end-to-end ack), not just until the broker's PUBACK. Turn off only "
+        "for a broker with no RoadGuard centre behind it.",
+    )
+    receipt_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        title="Receipt timeout (s)",
+        description="A message sent this long ago with no receipt is sent again; the wait "
+        "doubles with each attempt.",
+    )
+    receipt_timeout_max_s: float = Field(
+        300.0, gt=0, title="Longest receipt timeout (s)", description="Cap of that doubling."
+    )
+    receipt_window: int = Field(
+        2000,
+        ge=1,
+        title="Receipt window",
+        description="Messages sent and not yet confirmed by the centre; past this the node "
+        "waits, so a centre that is away does not get its backlog re-sent over and over.",
+    )
     reconnect_min_s: float = Field(0.5, gt=0, title="First reconnect delay (s)")
     reconnect_max_s: float = Field(30.0, gt=0, title="Longest reconnect delay (s)")
     outbox_path: Path | None = Field(
@@ -80,6 +104,8 @@ class MqttConfig(StrictModel):
     def _delays(self) -> MqttConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if self.receipt_timeout_max_s < self.receipt_timeout_s:
+            raise ValueError("receipt_timeout_max_s must be >= receipt_timeout_s")
         return self
 
     @classmethod

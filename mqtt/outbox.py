@@ -1,6 +1,15 @@
-"""The node's on-disk outbox: every message is written here before it is sent and leaves only
-when the broker acknowledged it (PUBACK), so a broker restart, a cut link or a kill -9 of the
-edge process loses nothing. paho's own queue lives in memory and dies with the process.
+"""The node's on-disk outbox: every message is written here before it is sent, so a broker
+restart, a cut link or a kill -9 of the edge process loses nothing. paho's own queue lives in
+memory and dies with the process.
+
+When a row may leave depends on its kind (design.md, "Delivery"):
+
+- episodes and evidence (`RECEIPTED`) leave only when **the centre** says it committed them
+  (a `Receipt` on the node's own `receipts` topic). The broker's PUBACK only marks the row
+  sent and schedules a re-send (`due_at`, backing off per attempt), because a broker may lose
+  what it acknowledged: Mosquitto 2.0 does not restore an offline client's shared
+  subscription after a restart, and a SIGKILLed broker loses what it had not saved yet;
+- health and command acks are periodic or best effort: they leave on the PUBACK.
 
 SQLite in WAL mode, `synchronous=FULL` by default: an edge box loses power more often than a
 server, and an episode is worth an fsync. Rows are sent in `rowid` order, which is the order
@@ -35,6 +44,8 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["episode", "evidence", "health", "ack", "status"]
 DROPPABLE: frozenset[str] = frozenset({"health"})
+# Kinds the centre ingests through its shared subscription and answers with a receipt.
+RECEIPTED: frozenset[str] = frozenset({"episode", "evidence"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -47,7 +58,9 @@ CREATE TABLE IF NOT EXISTS messages (
     retain     INTEGER NOT NULL DEFAULT 0,
     msg_id     TEXT    NOT NULL,
     created_at REAL    NOT NULL,
-    size       INTEGER NOT NULL
+    size       INTEGER NOT NULL,
+    due_at     REAL    NOT NULL DEFAULT 0,
+    attempts   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_kind ON messages(kind, rowid);
 CREATE TABLE IF NOT EXISTS dead (
@@ -62,6 +75,16 @@ CREATE TABLE IF NOT EXISTS dead (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# `due_at` 0: never sent (taken in rowid order); > 0: sent, waiting for the centre's receipt,
+# to be re-sent at that time (taken in due order).
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS messages_due ON messages(due_at, rowid);
+CREATE INDEX IF NOT EXISTS messages_msg_id ON messages(msg_id);
+"""
+_ADDED_COLUMNS = {
+    "due_at": "REAL NOT NULL DEFAULT 0",
+    "attempts": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 class OutboxFull(RuntimeError):
@@ -112,9 +135,18 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+        self._db.executescript(_INDEXES)
         self._count, self._bytes = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages"
         ).fetchone()
+
+    def _add_missing_columns(self) -> None:
+        """An outbox written by an older node keeps its rows: they count as never sent."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+        for name, declaration in _ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
 
     # -- counters kept across restarts ------------------------------------------------------
     def _meta(self, key: str) -> int:
@@ -232,12 +264,25 @@ class Outbox:
 
     # -- reading and acknowledging ----------------------------------------------------------
     def pending(self, after: int = 0, limit: int = 100) -> list[Stored]:
-        """Messages waiting, in the order they were written, after rowid `after`."""
+        """Messages waiting (sent or not), in the order they were written, after `after`."""
+        return self._select("WHERE rowid > ? ORDER BY rowid LIMIT ?", after, limit)
+
+    def fresh(self, after: int = 0, limit: int = 100) -> list[Stored]:
+        """Never-sent messages after rowid `after`, in the order they were written."""
+        return self._select("WHERE due_at = 0 AND rowid > ? ORDER BY rowid LIMIT ?", after, limit)
+
+    def due(self, now: float, limit: int = 100) -> list[Stored]:
+        """Sent messages whose receipt is overdue at `now`, most overdue first."""
+        return self._select(
+            "WHERE due_at > 0 AND due_at <= ? ORDER BY due_at, rowid LIMIT ?", now, limit
+        )
+
+    def _select(self, where: str, *params: object) -> list[Stored]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT rowid, kind, topic, payload, properties, qos, retain, msg_id, created_at "
-                "FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                (after, limit),
+                f"FROM messages {where}",
+                params,
             ).fetchall()
         return [
             Stored(
@@ -248,8 +293,76 @@ class Outbox:
             for rowid, kind, topic, payload, props, qos, retain, msg_id, created_at in rows
         ]
 
+    def awaiting(self) -> int:
+        """Messages sent and not yet confirmed by the centre."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM messages WHERE due_at > 0").fetchone()[0]
+
+    def next_due(self) -> float | None:
+        """When the earliest re-send falls due (None: nothing is waiting for a receipt)."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(due_at) FROM messages WHERE due_at > 0").fetchone()
+        return row[0]
+
+    def mark_sent(self, rowids: Iterable[int], now: float, timeout: float, longest: float) -> int:
+        """The broker has them (PUBACK): wait for the centre's receipt until `now` plus a
+        timeout that doubles with each attempt up to `longest`. Returns rows still present
+        (a receipt may have settled one already)."""
+        ids = [(now, timeout, longest, r) for r in rowids]
+        if not ids:
+            return 0
+        with self._lock, self._transaction(durable=False):
+            marked = 0
+            for params in ids:
+                marked += self._db.execute(
+                    "UPDATE messages SET attempts = attempts + 1, "
+                    "due_at = ? + MIN(? * (1 << MIN(attempts, 20)), ?) WHERE rowid = ?",
+                    params,
+                ).rowcount
+            return marked
+
+    def postpone(self, rowids: Iterable[int], until: float) -> None:
+        """Handed to the broker again: not due again before `until` (its PUBACK re-marks it)."""
+        ids = [(until, r) for r in rowids]
+        with self._lock, self._transaction(durable=False):
+            self._db.executemany("UPDATE messages SET due_at = ? WHERE rowid = ?", ids)
+
+    def retry_now(self, now: float) -> int:
+        """Make every message waiting for a receipt due at once (after a reconnect: the broker
+        we talk to now may not hold what the previous connection handed over)."""
+        with self._lock, self._transaction(durable=False):
+            return self._db.execute(
+                "UPDATE messages SET due_at = ? WHERE due_at > ?", (now, now)
+            ).rowcount
+
+    def settle(self, msg_ids: Iterable[str]) -> int:
+        """The centre committed them: delete, in one transaction. Returns how many went."""
+        ids = [(m,) for m in msg_ids]
+        if not ids:
+            return 0
+        with self._lock, self._transaction(durable=False):
+            gone = 0
+            for params in ids:
+                for (size,) in self._db.execute(
+                    "DELETE FROM messages WHERE msg_id = ? RETURNING size", params
+                ).fetchall():
+                    gone += 1
+                    self._count -= 1
+                    self._bytes -= size
+            return gone
+
+    def refused_by_centre(self, msg_id: str, reason: str) -> None:
+        """The centre keeps it in its dead letters: keep a copy aside here too, stop sending."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid FROM messages WHERE msg_id = ?", (msg_id,)
+            ).fetchall()
+        for (rowid,) in rows:
+            self.bury(rowid, f"refused by the centre: {reason}")
+
     def acknowledge(self, rowids: Iterable[int]) -> int:
-        """The broker has them: delete, in one transaction. Returns how many went."""
+        """The broker has them and nothing more is awaited (health, command acks): delete, in
+        one transaction. Returns how many went."""
         ids = [(r,) for r in rowids]
         if not ids:
             return 0
@@ -282,7 +395,7 @@ class Outbox:
                 "INSERT OR REPLACE INTO dead VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                 (rowid, kind, topic, payload, props, msg_id, reason, time.time()),
             )
-        log.error("outbox: broker refused %s %s on %s: %s", kind, msg_id, topic, reason)
+        log.error("outbox: %s %s on %s not delivered: %s", kind, msg_id, topic, reason)
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
         with self._lock:
@@ -292,7 +405,7 @@ class Outbox:
 
     def holds_episode(self, episode_id: str) -> bool:
         """Whether anything of this episode (a transition or a picture) still waits for the
-        broker's acknowledgement: its evidence must not be deleted yet."""
+        centre's receipt: its evidence must not be deleted yet."""
         with self._lock:
             row = self._db.execute(
                 "SELECT 1 FROM messages WHERE (kind = 'evidence' AND topic LIKE ?) "

@@ -19,6 +19,7 @@ Evidence is the one payload that is not JSON: the MQTT payload is the JPEG itsel
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -32,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
 # A topic level: what edge/config.py accepts for node, camera and zone ids, and no MQTT
@@ -40,10 +42,55 @@ SEGMENT_PATTERN = r"^[\w-]{1,64}$"
 # An evidence file name as edge/evidence.py writes it ("warning1-frame.jpg").
 FILE_NAME_PATTERN = r"^[\w.-]{1,128}$"
 # Topic levels below a node that are not cameras; a camera must not be named like one.
-RESERVED_SEGMENTS = frozenset({"status", "health", "cmd", "ack"})
+RESERVED_SEGMENTS = frozenset({"status", "health", "cmd", "ack", "receipts"})
 
 EVIDENCE_CONTENT_TYPE = "image/jpeg"
 EVIDENCE_META_PROPERTY = "roadguard-meta"  # MQTT v5 user property carrying `Evidence`
+
+# What every database the centre runs on can hold: a signed 64-bit integer, a finite float,
+# text without NUL or lone surrogates. A value outside these passes JSON and pydantic but
+# fails in SQL (OverflowError in SQLite, DataError in PostgreSQL) -- a message that can
+# never be stored, so it is refused at validation, where it is a clear permanent error.
+MAX_STORABLE_INT = 2**63 - 1
+MAX_DOCUMENT_DEPTH = 32
+
+
+class NotStorable(ValueError):
+    """A value no database of the centre can hold (see `check_storable`)."""
+
+
+def check_storable(value: Any, where: str = "", depth: int = 0) -> None:
+    """Walk a JSON-like document and raise NotStorable at the first value the databases
+    cannot hold, naming where it is (``warnings.0.at``)."""
+    if depth > MAX_DOCUMENT_DEPTH:
+        raise NotStorable(f"{where or 'document'}: nested deeper than {MAX_DOCUMENT_DEPTH}")
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        if not -MAX_STORABLE_INT <= value <= MAX_STORABLE_INT:
+            raise NotStorable(f"{where or 'value'}: integer out of the 64-bit range")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotStorable(f"{where or 'value'}: {value} is not a finite number")
+    elif isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(str(key), f"{where}.{key}" if where else str(key))
+            check_storable(item, f"{where}.{key}" if where else str(key), depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_storable(item, f"{where}.{index}" if where else str(index), depth + 1)
+
+
+def _check_text(value: str, where: str) -> None:
+    if "\x00" in value:
+        raise NotStorable(f"{where or 'text'}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotStorable(f"{where or 'text'}: not valid UTF-8 (lone surrogate)") from None
+
 
 Transition = Literal["stopped", "warned", "dissuaded", "cleared", "violation"]
 Outcome = Literal["dissuaded", "cleared", "violation"]
@@ -103,11 +150,24 @@ class Payload(BaseModel):
     )
     id: UUID = Field(default_factory=new_id, title="Message id", description="UUIDv7.")
     seq: int = Field(
-        ge=0, title="Sequence", description="The sender's monotonically increasing counter."
+        ge=0,
+        le=MAX_STORABLE_INT,
+        title="Sequence",
+        description="The sender's monotonically increasing counter.",
     )
     sent_at: UtcDatetime = Field(
         default_factory=utc_now, title="Sent at", description="UTC time the message was made."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        """Refuse what no database can hold, before any field is parsed (`check_storable`)."""
+        try:
+            check_storable(data)
+        except NotStorable as exc:
+            raise ValueError(f"not storable: {exc}") from None
+        return data
 
     @classmethod
     def schema_id(cls) -> str:
@@ -185,7 +245,7 @@ class Episode(NodePayload):
     episode_id: str = Field(min_length=1, max_length=64, pattern=SEGMENT_PATTERN)
     zone_id: Segment = Field(title="Zone id")
     zone_name: str = Field(title="Zone name", max_length=200)
-    vehicle_class: str = Field(title="Vehicle class", max_length=64)
+    vehicle_class: str = Field(title="Vehicle class", max_length=32)
     box: Box = Field(title="Box", description="x1, y1, x2, y2 in pixels.")
     anchor: Box = Field(title="Anchor box", description="The box when the vehicle stopped.")
     stopped_at: float = Field(ge=0, title="Stopped at (camera seconds)")
@@ -297,5 +357,39 @@ class CommandAck(NodePayload):
     result: dict[str, Any] = Field(default_factory=dict, title="Handler result")
 
 
-PAYLOAD_TYPES: tuple[type[Payload], ...] = (Status, Episode, Evidence, Health, Command, CommandAck)
+# -- receipts ---------------------------------------------------------------------------------
+class Refusal(BaseModel):
+    """A message the centre will never store, and why (it is in the centre's dead letters)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: UUID = Field(title="Message id")
+    reason: str = Field(max_length=500, title="Reason")
+
+
+class Receipt(Payload):
+    """Centre -> node on ``roadguard/v1/<node>/receipts``: the end-to-end acknowledgement.
+
+    `ids` are messages the centre has committed (or had already: a re-send); `refused` are
+    messages it put in its dead letters. Either way the node may forget them. A broker's
+    PUBACK only says the broker has a message, and brokers differ in what they keep across a
+    restart (Mosquitto 2.0 does not restore an offline client's shared subscription), so the
+    node's outbox keeps every episode and evidence row until a receipt names it."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.receipt"
+
+    node_id: Segment = Field(title="Node id", description="The node whose messages these are.")
+    ids: list[UUID] = Field(default_factory=list, max_length=5000, title="Committed ids")
+    refused: list[Refusal] = Field(default_factory=list, max_length=5000, title="Refused")
+
+
+PAYLOAD_TYPES: tuple[type[Payload], ...] = (
+    Status,
+    Episode,
+    Evidence,
+    Health,
+    Command,
+    CommandAck,
+    Receipt,
+)
 BY_SCHEMA_NAME: dict[str, type[Payload]] = {t.SCHEMA_NAME: t for t in PAYLOAD_TYPES}

@@ -28,6 +28,7 @@ from mqtt.payloads import (
     Health,
     NodePayload,
     Payload,
+    Receipt,
     Status,
     parse_schema,
 )
@@ -44,6 +45,7 @@ KIND_TYPES: dict[str, type[Payload]] = {
     "evidence": Evidence,
     "cmd": Command,
     "ack": CommandAck,
+    "receipts": Receipt,
 }
 
 
@@ -134,7 +136,7 @@ def validate_message(topic: str, payload: bytes, properties: Any = None) -> Rece
     expected = KIND_TYPES[where.kind]
     if not isinstance(message, expected):
         raise Rejected("wrong-topic", f"{message.schema_} on a {where.kind} topic")
-    if isinstance(message, NodePayload | Command) and message.node_id != where.node:
+    if isinstance(message, NodePayload | Command | Receipt) and message.node_id != where.node:
         raise Rejected("wrong-node", f"payload of {message.node_id!r} on {where.node!r}'s topic")
     camera = getattr(message, "camera_id", None)
     if where.camera is not None and camera != where.camera:

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt import topics
-from mqtt.payloads import Command, Episode, Evidence, Status
+from mqtt.payloads import Command, Episode, Evidence, Receipt, Status
 from mqtt.receive import Received, Receiver
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 class Collector:
     """A subscriber that keeps one copy of each message id (`unique`) and counts repeats
     (`duplicates`). Persistent session (clean start off, session expiry) so the broker
-    queues for it while it is reconnecting."""
+    queues for it while it is reconnecting. Like the centre, it answers every episode and
+    evidence message with a `Receipt` (`receipts=False`: a bystander that does not)."""
 
     def __init__(
         self,
@@ -44,7 +45,9 @@ class Collector:
         client_id: str = "test-collector",
         username: str | None = None,
         password: str | None = None,
+        receipts: bool = True,
     ) -> None:
+        self.receipts = receipts
         self.unique: dict[str, Received] = {}
         self.duplicates = 0
         self.arrivals: list[tuple[float, Received]] = []
@@ -84,6 +87,10 @@ class Collector:
         if received is None:
             return
         key = str(received.payload.id)
+        if self.receipts and isinstance(received.payload, Episode | Evidence):
+            node = received.topic.node
+            receipt = Receipt.build(seq=0, node_id=node, ids=[received.payload.id])
+            client.publish(topics.receipts_topic(node), receipt.to_json(), qos=1)
         with self._changed:
             if key in self.unique:
                 self.duplicates += 1

@@ -6,10 +6,11 @@
     roadguard/v1/<node>/<camera>/evidence/<episode-id>/<name>   JPEG bytes
     roadguard/v1/<node>/cmd/<verb>                              centre -> node
     roadguard/v1/<node>/ack/<verb>                              node -> centre, a command's ack
+    roadguard/v1/<node>/receipts                                centre -> node, end-to-end acks
 
-The ack lives under the node's own prefix because the broker's ACL lets a node publish only
-there. A camera may not be named `status`, `health`, `cmd` or `ack`, or its topics would be
-ambiguous; every level is checked so no `+`, `#` or `/` can slip in from an id.
+The ack and the receipts live under the node's own prefix because the broker's ACL confines a
+node to it. A camera may not be named `status`, `health`, `cmd`, `ack` or `receipts`, or its
+topics would be ambiguous; every level is checked so no `+`, `#` or `/` can slip in from an id.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def ack_topic(node: str, verb: str) -> str:
     return f"{node_prefix(node)}/ack/{_level(verb, 'verb')}"
 
 
+def receipts_topic(node: str) -> str:
+    """Where the centre says which of the node's messages it has committed."""
+    return f"{node_prefix(node)}/receipts"
+
+
 # -- subscriptions ----------------------------------------------------------------------------
 def command_subscription(node: str) -> str:
     """What a node subscribes to for its commands."""
@@ -98,7 +104,7 @@ CENTRAL_EVIDENCE = shared(ALL_EVIDENCE)
 # -- parsing ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Topic:
-    """A parsed topic: `kind` is status, health, episode, evidence, cmd or ack."""
+    """A parsed topic: `kind` is status, health, episode, evidence, cmd, ack or receipts."""
 
     kind: str
     node: str
@@ -121,6 +127,8 @@ def parse_topic(topic: str) -> Topic:
                 return Topic("status", node)
             case ["health"]:
                 return Topic("health", node)
+            case ["receipts"]:
+                return Topic("receipts", node)
             case ["cmd", verb]:
                 return Topic("cmd", node, verb=_level(verb, "verb"))
             case ["ack", verb]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
@@ -47,7 +48,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        alerts = start_alerts(centre)
         scheduler = DeadlineScheduler(centre) if run_scheduler else None
         consumer = None
         if scheduler:
@@ -59,6 +59,7 @@ def create_app(
             consumer = EpisodeConsumer(centre)
             consumer.start()
         app.state.consumer = consumer
+        alerts = start_alerts(centre, consumer.client if consumer else None)
         try:
             yield
         finally:
@@ -97,8 +98,9 @@ def create_app(
     return app
 
 
-def start_alerts(centre: Centre) -> MqttAlerts | None:
-    """MQTT alerts for urgent reports, when `reports.mqtt_alerts` asks for them."""
+def start_alerts(centre: Centre, client: Any = None) -> MqttAlerts | None:
+    """MQTT alerts for urgent reports, when `reports.mqtt_alerts` asks for them; through the
+    consumer's connection (`client`) when this worker consumes."""
     if not centre.settings.reports.mqtt_alerts:
         return None
     mqtt = centre.settings.mqtt
@@ -108,6 +110,9 @@ def start_alerts(centre: Centre) -> MqttAlerts | None:
         username=mqtt.username,
         password=mqtt.password,
         keepalive_s=mqtt.keepalive_s,
+        tls=mqtt.tls,
+        tls_ca_file=str(mqtt.tls_ca_file) if mqtt.tls_ca_file else None,
+        client=client,
     ).start()
     centre.alerts = alerts
     return alerts

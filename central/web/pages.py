@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from central.centre import Centre
+from central.dead_letters import dead_letter_counts, recent_dead_letters
 from central.models import Episode, Evidence, Node, ReviewState
 from central.report_stats import report_stats
 from central.reviews import ReviewFilter, episode_list, queue_fingerprint, review_queue
@@ -28,6 +29,7 @@ from central.web.auth import (
     MaybeUser,
     Reviewer,
     Supervisor,
+    UserAdmin,
     csrf_token,
     start_session,
 )
@@ -272,8 +274,15 @@ def evidence_file(
     centre: CentreDep,
 ) -> Response:
     with centre.db.session() as session:
+        # Only the pictures of the node that owns the episode (design.md: identity).
         row = session.scalar(
-            select(Evidence).where(Evidence.episode_id == episode_id, Evidence.name == name)
+            select(Evidence)
+            .join(Episode, Episode.id == Evidence.episode_id)
+            .where(
+                Evidence.episode_id == episode_id,
+                Evidence.name == name,
+                Evidence.node_id == Episode.node_id,
+            )
         )
     data = centre.evidence.get(row.sha256) if row else None
     if row is None or data is None:
@@ -281,6 +290,14 @@ def evidence_file(
     # Content-addressed: the bytes under this URL never change.
     headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{row.sha256}"'}
     return Response(data, media_type=row.content_type, headers=headers)
+
+
+@router.get("/admin/dead-letters", response_class=HTMLResponse)
+def dead_letters_page(request: Request, user: UserAdmin, centre: CentreDep) -> Response:
+    with centre.db.session() as session:
+        letters = recent_dead_letters(session)
+        counts = dead_letter_counts(session)
+    return _page(request, "dead_letters.html", user, letters=letters, counts=counts)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
