@@ -9,8 +9,14 @@ Deliberate settings (see shared/research.md, measured on Debian's Mosquitto 2.0.
 - `log_dest stderr`: as root Mosquitto drops to the `mosquitto` user and cannot open a log
   file in a root-owned folder; stderr always works.
 - Per-node accounts and a pattern ACL (`%u` is the username, which is the node id): a node
-  may publish only under its own `roadguard/v1/<node>/` and read only its own commands; the
-  central account reads and writes everything under `roadguard/v1/`.
+  may publish only under its own `roadguard/v1/<node>/` and read only its own commands and
+  receipts; the central accounts read and write everything under `roadguard/v1/`.
+- `use_username_as_clientid true`: a client id is an identity. Whatever id a client sends,
+  the broker uses its account name, so node `gate-a` cannot take over the session of
+  `gate-b` or of a central worker by claiming its id. Each central worker therefore has an
+  account of its own (`central`, `central-2`, ...).
+- As root, Mosquitto drops to the `mosquitto` user before it reads the password file and
+  writes its persistence: the writer gives that user the files and the data dir.
 
 amqtt, the pure-Python broker, speaks MQTT 3.1.1 only and silently delivers nothing on
 `$share/...`, so it cannot carry this contract: without Mosquitto there is no embedded broker.
@@ -62,15 +68,23 @@ def password_file(accounts: dict[str, str]) -> str:
     return "".join(f"{user}:{hash_password(pw)}\n" for user, pw in sorted(accounts.items()))
 
 
-def acl_file(central_user: str = CENTRAL_USER) -> str:
+def central_users(first: str = CENTRAL_USER, workers: int = 1) -> list[str]:
+    """One account per central worker: `central`, `central-2`, ... (the broker makes the
+    account the client id, so two workers cannot share one)."""
+    return [first, *(f"{first}-{n}" for n in range(2, workers + 1))]
+
+
+def acl_file(central_user: str | list[str] = CENTRAL_USER) -> str:
     """Patterns apply to every account; `%u` is the node's username = its node id."""
     node = f"{ROOT}/%u"
+    centrals = [central_user] if isinstance(central_user, str) else central_user
+    central_lines = [
+        line for user in centrals for line in (f"user {user}", f"topic readwrite {ROOT}/#", "")
+    ]
     return "\n".join(
         [
             "# RoadGuard broker ACL: a node publishes only under its own prefix.",
-            f"user {central_user}",
-            f"topic readwrite {ROOT}/#",
-            "",
+            *central_lines,
             "# Every node account (username = node id):",
             f"pattern write {node}/status",
             f"pattern write {node}/health",
@@ -111,7 +125,11 @@ def mosquitto_conf(settings: BrokerSettings) -> str:
         if s.tls_ca is not None:
             lines.append(f"cafile {s.tls_ca}")
     if s.password_path is not None:
-        lines += ["allow_anonymous false", f"password_file {s.password_path}"]
+        lines += [
+            "allow_anonymous false",
+            f"password_file {s.password_path}",
+            "use_username_as_clientid true",
+        ]
     else:
         lines.append("allow_anonymous true")
     if s.acl_path is not None:
@@ -152,6 +170,7 @@ def write_broker_config(
     *,
     central_user: str = CENTRAL_USER,
     central_password: str | None = None,
+    central_workers: int = 1,
     port: int = 1883,
     bind_address: str = "0.0.0.0",
     persistence_dir: Path | None = None,
@@ -159,23 +178,33 @@ def write_broker_config(
     tls_key: Path | None = None,
     tls_ca: Path | None = None,
 ) -> WrittenConfig:
-    """`mosquitto.conf`, `passwd` (hashed) and `acl` in `folder`. A node given without a
-    password gets a random one; the clear passwords are returned, never written."""
+    """`mosquitto.conf`, `passwd` (hashed), `acl` and the data dir in `folder`. A node given
+    without a password gets a random one, and so does each central worker's account after
+    the first (`central_workers`); the clear passwords are returned, never written. The
+    files are made readable by the user Mosquitto runs as, whether it is started as root
+    (it drops to `mosquitto`) or as the user who wrote them."""
     for node in nodes:
         node_prefix(node)  # a node id must be a valid topic level
-    if central_user in nodes:
-        raise ValueError(f"a node may not be called {central_user!r}, the central account")
+    centrals = central_users(central_user, central_workers)
+    for name in centrals:
+        if name in nodes:
+            raise ValueError(f"a node may not be called {name!r}, a central account")
     passwords = {n: pw or secrets.token_urlsafe(18) for n, pw in nodes.items()}
     passwords[central_user] = central_password or secrets.token_urlsafe(18)
+    for name in centrals[1:]:
+        passwords[name] = secrets.token_urlsafe(18)
     folder.mkdir(parents=True, exist_ok=True)
     passwd, acl, conf = folder / "passwd", folder / "acl", folder / "mosquitto.conf"
     passwd.write_text(password_file(passwords))
     passwd.chmod(0o640)
-    acl.write_text(acl_file(central_user))
+    acl.write_text(acl_file(centrals))
+    data = persistence_dir or folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    _hand_to_broker_user(passwd, acl, data)
     settings = BrokerSettings(
         port=port,
         bind_address=bind_address,
-        persistence_dir=persistence_dir or folder / "data",
+        persistence_dir=data.resolve(),
         password_path=passwd.resolve(),
         acl_path=acl.resolve(),
         tls_cert=tls_cert,
@@ -184,6 +213,30 @@ def write_broker_config(
     )
     conf.write_text(mosquitto_conf(settings))
     return WrittenConfig(conf, passwords)
+
+
+BROKER_USER = "mosquitto"  # who Debian's (and upstream's default) Mosquitto runs as
+
+
+def _hand_to_broker_user(passwd: Path, acl: Path, data: Path) -> None:
+    """As root: the files to group `mosquitto` (0640, still secret from everyone else), the
+    data dir to the user. Not root: Mosquitto runs as the writer, who owns them already."""
+    if os.geteuid() != 0:
+        return
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(BROKER_USER)
+    except KeyError:
+        log.warning(
+            "no %r user: Mosquitto started as root will not be able to read %s", BROKER_USER, passwd
+        )
+        return
+    for path in (passwd, acl):
+        os.chown(path, 0, entry.pw_gid)
+        path.chmod(0o640)
+    os.chown(data, entry.pw_uid, entry.pw_gid)
+    data.chmod(0o700)
 
 
 # -- a broker we run ourselves ----------------------------------------------------------------

@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     config.add_argument("--central-user", default="central", help="the centre's account")
     config.add_argument("--central-password", default=None, help="default: random")
+    config.add_argument(
+        "--central-workers",
+        type=int,
+        default=1,
+        help="central workers that will consume: each gets an account of its own "
+        "(central, central-2, ...), since the broker makes the account the client id",
+    )
     config.add_argument("--port", type=int, default=1883)
     config.add_argument("--bind", default="0.0.0.0", help="listener address")
     config.add_argument("--persistence-dir", type=Path, default=None, help="default OUT/data")
@@ -66,6 +73,7 @@ def _config(args: argparse.Namespace) -> int:
             nodes,
             central_user=args.central_user,
             central_password=args.central_password,
+            central_workers=args.central_workers,
             port=args.port,
             bind_address=args.bind,
             persistence_dir=args.persistence_dir,

@@ -1,5 +1,6 @@
 """Helpers for tests, benchmarks and the demo: a deduplicating subscriber (what the centre's
-idempotent ingest does, in miniature) and a scripted publisher process that can be killed.
+idempotent ingest does, in miniature), a scripted publisher process that can be killed, and a
+TCP relay whose link can be cut (`LinkCut`).
 
 `python -m mqtt.testing publish ...` is the "edge process" of the kill -9 test: it produces
 numbered episodes through a real `NodeLink` and outbox, and on restart resumes from the
@@ -9,6 +10,7 @@ outbox's own count of what it committed, so a kill at any instant loses or repea
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import sys
@@ -113,6 +115,85 @@ class Collector:
         return len(self.of_type(kind))
 
 
+class LinkCut:
+    """A TCP relay on loopback between a node and its broker, whose link can be cut the way
+    a pulled cable or a dead uplink cuts it: `cut()` stops forwarding in both directions and
+    holds new connections unanswered (nothing is refused, nothing arrives, so the node finds
+    out only by its keep-alive); `restore()` drops the dead connections and relays again."""
+
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        import socket
+
+        self.target = (host, target_port)
+        self._server = socket.create_server((host, 0))
+        self.port = self._server.getsockname()[1]
+        self._lock = threading.Lock()
+        self._open = threading.Event()
+        self._open.set()
+        self._pairs: list[tuple[Any, Any]] = []
+        self._held: list[Any] = []
+        self.connections = 0
+        threading.Thread(target=self._accept, name="link-cut", daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                with self._lock:
+                    self._held.append(conn)  # accepted, never answered
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                conn.close()
+                continue
+            with self._lock:
+                self._pairs.append((conn, upstream))
+                self.connections += 1
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: Any, sink: Any) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if not self._open.is_set():
+                continue  # the cable is out: bytes vanish
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def cut(self) -> None:
+        self._open.clear()
+
+    def restore(self) -> None:
+        with self._lock:
+            dead, self._pairs = self._pairs, []
+            held, self._held = self._held, []
+        for sock in [s for pair in dead for s in pair] + held:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._open.set()
+
+    def close(self) -> None:
+        self.restore()
+        with contextlib.suppress(OSError):
+            self._server.close()
+
+
 def numbered_record(index: int, node_id: str, camera_id: str = "cam-1") -> dict[str, Any]:
     """An edge-shaped episode record whose `track_ids` carries `index`."""
     return {
@@ -150,6 +231,7 @@ def command(node_id: str, verb: str, seq: int = 1, **args: Any) -> Command:
 
 __all__ = [
     "Collector",
+    "LinkCut",
     "Episode",
     "Evidence",
     "Status",
@@ -173,10 +255,24 @@ def _publish_main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--evidence-every", type=int, default=0)
     parser.add_argument("--interval", type=float, default=0.005, help="producer pacing (s)")
+    parser.add_argument("--username", default=None)
+    parser.add_argument("--password", default=None)
+    parser.add_argument("--receipt-timeout", type=float, default=20.0)
+    parser.add_argument("--keepalive", type=int, default=30)
+    parser.add_argument("--drain-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     outbox = Outbox(args.outbox)
-    config = MqttConfig(port=args.port, reconnect_min_s=0.05, reconnect_max_s=0.5)
+    config = MqttConfig(
+        port=args.port,
+        username=args.username,
+        password=args.password,
+        keepalive_s=args.keepalive,
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.5,
+        receipt_timeout_s=args.receipt_timeout,
+        receipt_timeout_max_s=max(args.receipt_timeout, 4 * args.receipt_timeout),
+    )
     link = NodeLink(config, args.node, cameras=["cam-1"], outbox=outbox)
     link.start()
     while (index := outbox.produced("episode")) < args.count:
@@ -186,7 +282,7 @@ def _publish_main(argv: list[str]) -> int:
             link.publish_evidence("cam-1", f"ep-{index:06d}", "frame.jpg", evidence_bytes(index))
         link.publish_episode(numbered_record(index, args.node))
         time.sleep(args.interval)  # pacing the producer, like frames would
-    drained = link.wait_drained(120)
+    drained = link.wait_drained(args.drain_timeout)
     produced = outbox.produced("episode")
     link.close()
     print(f"done drained={drained} produced={produced}", flush=True)
