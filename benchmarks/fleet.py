@@ -258,6 +258,9 @@ class NodeHost:
                     outbox_synchronous=outbox_synchronous,
                     reconnect_min_s=0.1,
                     reconnect_max_s=2.0,
+                    # a receipt lost with a killed worker is made good within seconds
+                    receipt_timeout_s=2.0,
+                    receipt_timeout_max_s=8.0,
                 ),
                 node,
                 cameras=["cam-1", "cam-2"],
@@ -797,7 +800,7 @@ class Rig:
                     raise FleetError(f"{worker.name} exited:\n{worker.log_tail()}")
             time.sleep(0.25)  # poll interval of the database, with a no-progress deadline
         cpu_after = self.cpu_snapshot()
-        undrained = self.fleet.wait_drained(10.0)
+        undrained = self.fleet.wait_drained(30.0)
         result = self._measure(label, scripts, sent, offered_msgs_per_s)
         result.cpu_s = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
         if undrained:

@@ -4,6 +4,7 @@ one worker then two. Nothing lost, nothing applied twice, both workers get a sha
 
 from __future__ import annotations
 
+import signal
 import time
 
 from benchmarks.fleet import Rig, episode_scripts, table
@@ -31,23 +32,25 @@ def test_fleet_loses_and_double_counts_nothing(tmp_path):
 
 
 def test_a_worker_killed_mid_backlog_loses_nothing(tmp_path):
-    """A central worker killed with SIGKILL while the broker is handing it its share, and
-    restarted (same client id): the broker kept what it had not acknowledged in its session,
-    so every message still lands once."""
+    """A central worker frozen (SIGSTOP) with the broker handing it its share, then killed
+    with SIGKILL and restarted (same client id): nothing it was handed is lost, every
+    message lands once. Frozen first, so the backlog provably exists when it dies."""
     killed = []
 
     def kill_worker_2(rig, ids):
         deadline = time.monotonic() + 60
-        while (committed := rig.database.committed_count(ids)) < len(ids) // 10:
-            assert time.monotonic() < deadline, "the workers commit nothing"
-            time.sleep(0.02)  # polls the database, which has no change event to wait on
-        killed.append(committed)
+        while rig._deliveries(0).get("worker-2", 0) == 0:  # noqa: SLF001 - the broker's log
+            assert time.monotonic() < deadline, "the broker handed worker-2 nothing"
+            time.sleep(0.02)  # polls the broker's log, which has no change event to wait on
+        killed.append(rig.database.committed_count(ids))
         rig.kill_and_restart("worker-2")
 
     rig = Rig(tmp_path)
     try:
         rig.start(NODES)
         rig.scale_to(2)
+        victim = next(w for w in rig.workers if w.name == "worker-2")
+        victim.process.send_signal(signal.SIGSTOP)
         scripts = episode_scripts(NODES, 20, 1000.0, seed=7)
         result = rig.run("worker killed", scripts, 1000.0, after_publish=kill_worker_2)
     finally:
