@@ -910,11 +910,15 @@ class Rig:
         return dict(sorted(counts.items()))
 
     def _check_deliveries(self, result: RunResult) -> None:
+        """A worker cannot apply more than the broker gave it. It may be given more than it
+        applies: a node re-sends what the centre has not confirmed (a frozen or killed
+        worker's share), and the idempotent ingest absorbs the repeats."""
         deliveries = {k: v for k, v in result.broker_deliveries.items() if ":" not in k}
-        if deliveries != result.share:
+        short = {w: n for w, n in result.share.items() if n > deliveries.get(w, 0)}
+        if short:
             result.problems.append(
-                f"broker deliveries {result.broker_deliveries} != applied {result.share} "
-                "(a message delivered twice or to the wrong worker)"
+                f"broker deliveries {result.broker_deliveries} < applied {result.share} "
+                "(a message applied by a worker it was never delivered to)"
             )
 
     def close(self) -> None:

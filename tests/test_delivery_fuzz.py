@@ -75,7 +75,7 @@ def _client(node: str, port: int) -> paho.Client:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_ten_thousand_fuzzed_episodes(kind, tmp_path):
-    mqtt = CentralMqtt(port=0, username="central", password=PASSWORDS["central"])
+    mqtt = CentralMqtt(username="central", password=PASSWORDS["central"])  # port: below
     with (
         Broker(tmp_path / "broker", accounts=PASSWORDS) as broker,
         open_centre(kind, tmp_path, mqtt=mqtt.model_copy(update={"port": broker.port})) as centre,
