@@ -347,13 +347,13 @@ def _sender(message: paho.MQTTMessage, received: Received | None) -> tuple[str |
     try:
         node = topics.parse_topic(message.topic).node
     except topics.TopicError:
+        # off the layout below the node: the node level may still be readable
         parts = message.topic.split("/")
-        node = None
-        if len(parts) > 2 and f"{parts[0]}/{parts[1]}" == topics.ROOT:
-            try:
-                node = topics.node_prefix(parts[2]) and parts[2]
-            except topics.TopicError:
-                node = None
+        node = parts[2] if len(parts) > 2 and "/".join(parts[:2]) == topics.ROOT else None
+        try:
+            node = node and topics.node_prefix(node).rsplit("/", 1)[-1]
+        except topics.TopicError:
+            node = None
     document: Any = user_properties(message.properties).get(EVIDENCE_META_PROPERTY)
     if document is None:
         document = bytes(message.payload)
