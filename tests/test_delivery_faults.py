@@ -38,7 +38,7 @@ def test_broker_restarted_while_the_centre_is_down(rig: DeliveryRig) -> None:
 
 
 def test_broker_killed_mid_publish(rig: DeliveryRig) -> None:
-    node = rig.node(NODE, 900).start()
+    node = rig.node(NODE, 900, interval=0.01).start()  # ~9 s of publishing to kill it in
     wait_for(lambda: rig.centre.episodes(NODE) >= 100, 60, "the first 100 episodes")
     rig.broker.kill()  # SIGKILL: no chance to save what it acknowledged since its autosave
     assert node.produced < 900, "killed too late: the node had finished publishing"
@@ -60,7 +60,7 @@ def test_centre_killed_mid_backlog(rig: DeliveryRig) -> None:
 
 
 def test_node_killed_mid_publish(rig: DeliveryRig) -> None:
-    node = rig.node(NODE, 400).start()
+    node = rig.node(NODE, 400, interval=0.02).start()  # ~8 s of publishing to kill it in
     wait_for(lambda: rig.centre.episodes(NODE) >= 50, 60, "the first 50 episodes")
     node.process.send_signal(signal.SIGSTOP)
     assert node.produced < 400 and node.depth > 0  # unsent and unconfirmed work on disk
