@@ -172,7 +172,8 @@ class NodeProcess:
             return 0
         db = sqlite3.connect(self.outbox, timeout=10)
         try:
-            return int(db.execute(sql).fetchone()[0] or 0)
+            row = db.execute(sql).fetchone()  # None before the first row is written
+            return int(row[0] or 0) if row else 0
         except sqlite3.OperationalError:
             return 0
         finally:
