@@ -298,12 +298,6 @@ class Outbox:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM messages WHERE due_at > 0").fetchone()[0]
 
-    def next_due(self) -> float | None:
-        """When the earliest re-send falls due (None: nothing is waiting for a receipt)."""
-        with self._lock:
-            row = self._db.execute("SELECT MIN(due_at) FROM messages WHERE due_at > 0").fetchone()
-        return row[0]
-
     def mark_sent(self, rowids: Iterable[int], now: float, timeout: float, longest: float) -> int:
         """The broker has them (PUBACK): wait for the centre's receipt until `now` plus a
         timeout that doubles with each attempt up to `longest`. Returns rows still present
