@@ -14,6 +14,8 @@ it, and actors (vehicles cut from real photos) that each follow a list of steps:
     - {move: 400}                      pull forward to x=400 and stop again
     - {leave: right}                   drive off to the right
     - {pass: right, at: 1}             drive past without stopping, from left to right
+    - {parked: 300}                    (first step only) already parked at x=300 px when the
+                                       scene begins: a kerb that was full before the camera
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ class Move(_Timed):
     move: float = Field(description="x (px) of the vehicle's centre where it stops next.")
 
 
+class Parked(StrictModel):
+    parked: float = Field(description="x (px) of the vehicle's centre, parked since before t=0.")
+
+
 class Wait(StrictModel):
     wait: Seconds = Field(description="Seconds the vehicle stays where it is.")
 
@@ -91,7 +97,7 @@ class Pass(_Timed):
     )
 
 
-STEP_KINDS = ("enter", "move", "wait", "until", "leave", "pass")
+STEP_KINDS = ("enter", "move", "wait", "until", "leave", "pass", "parked")
 
 
 def _step_kind(value: Any) -> str | None:
@@ -105,6 +111,7 @@ def _step_kind(value: Any) -> str | None:
         Until: "until",
         Leave: "leave",
         Pass: "pass",
+        Parked: "parked",
     }.get(type(value))
 
 
@@ -114,7 +121,8 @@ Step = Annotated[
     | Annotated[Wait, Tag("wait")]
     | Annotated[Until, Tag("until")]
     | Annotated[Leave, Tag("leave")]
-    | Annotated[Pass, Tag("pass")],
+    | Annotated[Pass, Tag("pass")]
+    | Annotated[Parked, Tag("parked")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
@@ -224,6 +232,11 @@ def compile_steps(actor: ActorScript, frame_width: int, where: str) -> Trajector
     off = {"left": -actor.width / 2 - 1, "right": frame_width + actor.width / 2 + 1}
     for n, step in enumerate(actor.steps):
         here = f"{where}.steps.{n}"
+        if isinstance(step, Parked):
+            if n != 0:
+                raise ValueError(f"{here}: only the first step can be `parked`")
+            plan.x = step.parked
+            continue
         if isinstance(step, Wait | Until):
             if plan.x is None:
                 raise ValueError(f"{here}: the vehicle is not in the scene; enter first")

@@ -17,6 +17,7 @@ from edge.retention import RetentionConfig
 from edge.schedule import ScheduleRule, parse_rule
 from models.coco import CLASS_ID, VEHICLE_CLASSES
 from mqtt.config import MqttConfig
+from mqtt.topics import check_camera_id, check_id
 
 
 class StrictModel(BaseModel):
@@ -49,12 +50,13 @@ class LadderPolicy(StrictModel):
 
 
 class ZoneConfig(StrictModel):
-    id: str = Field(title="Zone id", description="Stable id used in events.", pattern=r"^[\w-]+$")
+    id: str = Field(
+        title="Zone id", description="Stable id used in events (1-64 letters, digits, _ or -)."
+    )
     name: str = Field("", title="Name", description="What the sign says; used in announcements.")
     polygon: list[tuple[float, float]] = Field(
         title="Polygon",
-        description="Corners in pixels, or all in 0-1 as fractions of the frame.",
-        min_length=3,
+        description="Corners in pixels, or all in 0-1 as fractions of the frame (3 or more).",
     )
     classes: list[str] = Field(
         default_factory=lambda: sorted(VEHICLE_CLASSES),
@@ -69,6 +71,18 @@ class ZoneConfig(StrictModel):
     policy: LadderPolicy | None = Field(
         None, title="Ladder", description="Overrides the node's default ladder for this zone."
     )
+
+    @field_validator("id")
+    @classmethod
+    def _carried_by_the_contract(cls, value: str) -> str:
+        return check_id(value, "zone id")
+
+    @field_validator("polygon")
+    @classmethod
+    def _an_area(cls, polygon: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(polygon) < 3:
+            raise ValueError(f"polygon needs at least 3 points, got {len(polygon)}")
+        return polygon
 
     @field_validator("classes")
     @classmethod
@@ -126,6 +140,13 @@ class EpisodeRules(StrictModel):
         le=1,
         description="A smaller box this much inside the anchor is the vehicle partly hidden.",
     )
+    spot_covered: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A box covering this share of a parked vehicle's spot may hide it: its "
+        "track moving away then is an id swapped to a passing vehicle, not the vehicle leaving.",
+    )
     takeover_iou: float = Field(
         0.5, gt=0, le=1, description="A new track this close to an episode's anchor takes it over."
     )
@@ -136,10 +157,19 @@ class EpisodeRules(StrictModel):
         2, description="A warning or violation needs the vehicle seen this recently."
     )
     congestion_min_stopped: int = Field(
-        3, ge=2, description="Stopped vehicles in view before congestion is considered."
+        3, ge=2, description="Queueing vehicles (drove in, now stopped) that can make a jam."
     )
     congestion_ratio: float = Field(
-        0.6, gt=0, le=1, description="Share of vehicles in view stopped that means congestion."
+        0.6,
+        gt=0,
+        le=1,
+        description="Share of the traffic in view (moving or queueing; never parked cars) "
+        "that must be queueing for a jam.",
+    )
+    queue_window_s: Seconds = Field(
+        120,
+        description="A vehicle that drove in and has stood this long is parked, not queueing: "
+        "longer than a red light, so parked cars never make a jam.",
     )
 
 
@@ -156,7 +186,11 @@ class DetectorConfig(StrictModel):
 
 
 class CameraConfig(StrictModel):
-    id: str = Field(title="Camera id", pattern=r"^[\w-]+$")
+    id: str = Field(
+        title="Camera id",
+        description="1-64 letters, digits, _ or -; not status, health, cmd, ack or receipts "
+        "(the node's own topics).",
+    )
     source: str = Field(
         description="rtsp://, http(s)://, a video file, an image folder, a USB index, "
         "or scene:NAME for a scripted demo scene."
@@ -164,6 +198,11 @@ class CameraConfig(StrictModel):
     fps: float = Field(5, gt=0, le=60, description="Frames per second analysed (a cap).")
     zones: list[ZoneConfig] = Field(min_length=1, description="No-parking zones in this view.")
     motion: MotionConfig | None = Field(None, description="Overrides the node's motion gate.")
+
+    @field_validator("id")
+    @classmethod
+    def _carried_by_the_contract(cls, value: str) -> str:
+        return check_camera_id(value)
 
     @model_validator(mode="after")
     def _unique_zone_ids(self) -> CameraConfig:
@@ -204,7 +243,9 @@ class OutputConfig(StrictModel):
 
 
 class SiteConfig(StrictModel):
-    node_id: str = Field(title="Node id", pattern=r"^[\w-]+$", description="Unique per edge box.")
+    node_id: str = Field(
+        title="Node id", description="Unique per edge box (1-64 letters, digits, _ or -)."
+    )
     cameras: list[CameraConfig] = Field(min_length=1)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     ladder: LadderPolicy = Field(
@@ -228,6 +269,11 @@ class SiteConfig(StrictModel):
     metrics: MetricsConfig | None = Field(
         None, description="A Prometheus endpoint on the node; off when empty."
     )
+
+    @field_validator("node_id")
+    @classmethod
+    def _carried_by_the_contract(cls, value: str) -> str:
+        return check_id(value, "node id")
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> SiteConfig:

@@ -34,6 +34,7 @@ class Transition(StrEnum):
     DISSUADED = "dissuaded"
     CLEARED = "cleared"
     VIOLATION = "violation"
+    EXPIRED = "expired"  # the zone's schedule ended with the vehicle still there
 
 
 @dataclass
@@ -133,12 +134,18 @@ class EpisodeBook:
     """All open episodes of one camera, advanced frame by frame."""
 
     def __init__(
-        self, zones: list[Zone], policies: dict[str, LadderPolicy], rules: EpisodeRules
+        self,
+        zones: list[Zone],
+        policies: dict[str, LadderPolicy],
+        rules: EpisodeRules,
+        frame_width: float = float("inf"),
     ) -> None:
         self.zones = zones
         self.policies = policies
         self.rules = rules
-        self.stillness = StillnessTracker(rules.still_iou, forget_after_s=rules.occlusion_grace_s)
+        self.stillness = StillnessTracker(
+            rules.still_iou, forget_after_s=rules.occlusion_grace_s, frame_width=frame_width
+        )
         self.open: list[Episode] = []
         self.closed: list[ClosedEpisode] = []
         self.congested = False
@@ -175,11 +182,19 @@ class EpisodeBook:
 
     # ------------------------------------------------------------------------------------------
     def _is_congested(self, histories: list[TrackHistory], timestamp: float) -> bool:
-        """Most vehicles in view stopped at once is a jam, not parking: suspend, never warn."""
-        stopped = sum(h.still_for(timestamp) >= self.rules.still_window_s for h in histories)
-        return (
-            stopped >= self.rules.congestion_min_stopped
-            and stopped >= self.rules.congestion_ratio * len(histories)
+        """A jam is traffic queueing: most vehicles that drove in lately stand still at once.
+        Then a stopped car in the zone is queueing, not parking: suspend, never warn.
+
+        Only traffic counts. Cars parked at the kerb before the camera looked, or standing
+        longer than `queue_window_s`, are parking; counting them would let any kerb with a
+        few parked cars silence every warning."""
+        rules = self.rules
+        flow = [h for h in histories if h.in_flow(timestamp, rules.queue_window_s)]
+        queued = sum(
+            h.queueing(timestamp, rules.still_window_s, rules.queue_window_s) for h in flow
+        )
+        return queued >= rules.congestion_min_stopped and queued >= rules.congestion_ratio * len(
+            flow
         )
 
     def _follow(
@@ -187,8 +202,8 @@ class EpisodeBook:
     ) -> list[EpisodeEvent]:
         """Keep an episode on its vehicle through id switches and occlusion; end it when the
         vehicle has gone."""
-        if not episode.zone.active_at(moment):
-            return self._close(episode, episode.last_seen)
+        if not episode.zone.active_at(moment):  # the rule ended, the vehicle did not leave
+            return self._close(episode, timestamp, expired=True)
         own = next((h for h in histories if h.track_id == episode.track_id), None)
         if own is not None and self._still_on_anchor(own.box, episode.anchor):
             episode.box, episode.last_seen = own.box, timestamp
@@ -203,8 +218,11 @@ class EpisodeBook:
             episode.box, episode.last_seen = successor.box, timestamp
             episode.awaiting_sighting = False
             return []
-        if own is not None:  # its own track drove off the anchor: the vehicle left
-            return self._close(episode, episode.last_seen)
+        if own is not None and not self._spot_covered(episode.anchor, histories):
+            return self._close(episode, episode.last_seen)  # drove off and the spot is clear
+        # Its track went elsewhere but something stands on the spot: a vehicle passing in
+        # front took the track's id (ByteTrack swaps ids under occlusion), and the parked one
+        # is behind it. Wait, as for any hidden vehicle, for it to show again.
         if timestamp - episode.last_seen > self.rules.occlusion_grace_s:
             return self._close(episode, episode.last_seen)
         return []
@@ -216,6 +234,10 @@ class EpisodeBook:
             box_iou(box, anchor) >= self.rules.release_iou
             or box_inside_share(box, anchor) >= self.rules.hidden_inside
         )
+
+    def _spot_covered(self, anchor: np.ndarray, histories: list[TrackHistory]) -> bool:
+        """Some box in view covers most of the spot a vehicle stood on."""
+        return any(box_inside_share(anchor, h.box) >= self.rules.spot_covered for h in histories)
 
     def _successor(
         self, episode: Episode, histories: list[TrackHistory], bound: set[int]
@@ -338,7 +360,12 @@ class EpisodeBook:
                 events.append(EpisodeEvent(Transition.VIOLATION, episode, timestamp))
         return events
 
-    def _close(self, episode: Episode, ended_at: float) -> list[EpisodeEvent]:
+    def _close(
+        self, episode: Episode, ended_at: float, *, expired: bool = False
+    ) -> list[EpisodeEvent]:
+        """End an episode. Its outcome says what the driver did: left after a warning
+        (dissuaded, the success the node exists for), left before one (cleared), or nothing
+        until the zone's schedule ended (expired: never counted as a success)."""
         self.open.remove(episode)
         episode.ended_at = round(ended_at, 3)
         escalated = bool(episode.warnings) or episode.violation_at is not None
@@ -356,7 +383,10 @@ class EpisodeBook:
         if episode.violation_at is not None:
             episode.outcome = Transition.VIOLATION  # ticketed vehicles leaving is no success
             return []
-        episode.outcome = Transition.DISSUADED if episode.warnings else Transition.CLEARED
+        if expired:
+            episode.outcome = Transition.EXPIRED
+        else:
+            episode.outcome = Transition.DISSUADED if episode.warnings else Transition.CLEARED
         return [EpisodeEvent(episode.outcome, episode, ended_at)]
 
 

@@ -112,7 +112,7 @@ class CameraPipeline:
         if mode == "frame+zones":
             self._regions.insert(0, (0, 0, *frame.size))
         policies = {z.id: self.site.policy_for(z.config) for z in zones}
-        return EpisodeBook(zones, policies, self.site.episodes)
+        return EpisodeBook(zones, policies, self.site.episodes, frame_width=frame.size[0])
 
     def moment(self, timestamp: float) -> datetime:
         """Local wall time of a frame, for zone schedules."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -134,23 +134,31 @@ def test_vehicle_gone_longer_than_occlusion_grace_ends_the_episode():
     assert kinds(events) == ["stopped", "cleared"]
 
 
+def arriving(box: list[float], t: float, stops_at: float, speed: float = 100) -> list[float]:
+    """`box` for a vehicle that drives in from the left at `speed` px/s and stops there at
+    `stops_at`: a queue forms from traffic, it does not appear standing."""
+    shift = speed * max(0.0, stops_at - t)
+    return [box[0] - shift, box[1], box[2] - shift, box[3]]
+
+
+QUEUE = [[300 + 210 * i, 300, 500 + 210 * i, 400] for i in range(-1, 3)]
+
+
 def test_congestion_suspends_the_ladder_instead_of_warning():
     book = make_book()
-    queue = [[300 + 210 * i, 300, 500 + 210 * i, 400] for i in range(-1, 3)]
 
     def jam(t: float) -> Detections:
-        if t < 30:  # four cars stopped bumper to bumper, one of them in the zone
-            return tracked(*[(i + 1, box, CAR) for i, box in enumerate(queue)])
-        shift = 50 * (t - 30)  # traffic moves on
+        shift = 50 * max(0.0, t - 30)  # traffic moves on at 30 s
         return tracked(
             *[
                 (i + 1, [b[0] + shift, b[1], b[2] + shift, b[3]], CAR)
-                for i, box in enumerate(queue)
-                for b in [box]
+                for i, box in enumerate(QUEUE)  # four cars bumper to bumper, one in the zone
+                for b in [arriving(box, t, stops_at=5)]
             ]
         )
 
     events = run(book, 0, 40, jam)
+    assert book.stillness.tracks[1].travelled
     assert "warned" not in kinds(events) and "violation" not in kinds(events)
 
 
@@ -158,12 +166,13 @@ def test_car_left_standing_when_a_jam_clears_gets_its_grace_from_then():
     """The queue behind the zone moves on at 30 s; the car in the zone stays. It queued until
     then, so its grace starts at 30 s, and its two warnings are `repeat_s` apart."""
     book = make_book()
-    others = [[300 + 210 * i, 300, 500 + 210 * i, 400] for i in (-1, 1, 2)]
+    others = [QUEUE[i] for i in (0, 2, 3)]
 
     def scene(t: float) -> Detections:
         shift = 0 if t < 30 else 50 * (t - 30)
-        moving = [[b[0] + shift, b[1], b[2] + shift, b[3]] for b in others]
-        return tracked((1, PARKED, CAR), *[(i + 2, b, CAR) for i, b in enumerate(moving)])
+        moving = [arriving([b[0] + shift, b[1], b[2] + shift, b[3]], t, 5) for b in others]
+        in_zone = arriving(PARKED, t, 5)
+        return tracked((1, in_zone, CAR), *[(i + 2, b, CAR) for i, b in enumerate(moving)])
 
     events = run(book, 0, 55, scene)
     assert kinds(events) == ["stopped", "warned", "warned"]
@@ -177,6 +186,61 @@ def test_parked_cars_alone_are_not_congestion():
     far = [700, 100, 800, 160]  # a car parked outside the zone
     events = run(book, 0, 12, lambda t: tracked((1, PARKED, CAR), (2, far, CAR)))
     assert kinds(events) == ["stopped", "warned"]
+
+
+def test_a_kerb_of_cars_parked_before_the_camera_looked_is_not_a_jam():
+    """Six cars stand outside the zone from the first frame; one drives into the zone and
+    stops. Only traffic queues: it is warned `grace_s` after it stopped."""
+    book = make_book()
+    kerb = [[10 + 150 * i, 100, 140 + 150 * i, 180] for i in range(6)]
+
+    def street(t: float) -> Detections:
+        return tracked(
+            *[(i + 1, box, CAR) for i, box in enumerate(kerb)],
+            (9, arriving(PARKED, t, stops_at=4), CAR),
+        )
+
+    events = run(book, 0, 16, street)
+    assert not any(book.stillness.tracks[i + 1].travelled for i in range(6))
+    assert kinds(events) == ["stopped", "warned"]
+    assert events[1].timestamp == pytest.approx(4 + POLICY.grace_s, abs=0.3)
+
+
+def test_cars_that_parked_long_ago_are_not_a_jam():
+    """Three cars drove in and parked outside the zone; once they have stood longer than
+    `queue_window_s` they are parked, not queueing, and a car stopping in the zone is warned."""
+    book = make_book(queue_window_s=20)
+    outside = [[10 + 150 * i, 100, 140 + 150 * i, 180] for i in range(3)]
+
+    def street(t: float) -> Detections:
+        cars = [(i + 1, arriving(box, t, stops_at=2), CAR) for i, box in enumerate(outside)]
+        if t >= 10:
+            cars.append((9, arriving(PARKED, t, stops_at=30), CAR))
+        return tracked(*cars)
+
+    events = run(book, 0, 45, street)
+    assert kinds(events) == ["stopped", "warned"]
+    assert events[1].timestamp == pytest.approx(30 + POLICY.grace_s, abs=0.3)
+
+
+def test_a_vehicle_passing_in_front_that_takes_the_track_id_does_not_end_the_episode():
+    """ByteTrack can hand a parked car's id to a car passing in front of it: the id moves on
+    with the passing car while the parked one, hidden, shows again under a new id."""
+    book = make_book()
+    passing = [250, 330, 450, 460]  # in the near lane, in front of the parked car
+
+    def scene(t: float) -> Detections:
+        if t < 12:
+            return tracked((1, PARKED, CAR))
+        if t < 12.6:  # the passing car covers the spot and carries id 1 away
+            shift = 200 * (t - 12)
+            return tracked((1, [passing[0] + shift, 330, passing[2] + shift, 460], CAR))
+        return tracked((7, PARKED, CAR))
+
+    events = run(book, 0, 25, scene)
+    assert kinds(events) == ["stopped", "warned", "warned"]
+    assert len({e.episode.id for e in events}) == 1
+    assert events[-1].episode.track_ids == [1, 7]
 
 
 def test_same_vehicle_returning_within_cooldown_is_not_warned_again():
@@ -205,6 +269,29 @@ def test_zone_class_filter_and_schedule():
     ] * 50
     book = EpisodeBook([zone], {"bus-stop": POLICY}, EpisodeRules())
     assert all(book.update(tracked((1, PARKED, BUS)), i / FPS, NOON) == [] for i in range(50))
+
+
+def test_the_schedule_ending_with_the_car_still_there_is_expired_not_dissuaded():
+    """No parking 07:00-19:00: a car warned at 18:59 that never moves has not been moved on
+    by the warning when the rule lapses at 19:00. That is its own outcome, never a success."""
+    zone = Zone(
+        ZoneConfig(
+            id="gate",
+            polygon=[(200, 350), (700, 350), (700, 450), (200, 450)],
+            schedule=["07:00-19:00"],
+        ),
+        (960, 540),
+    )
+    book = EpisodeBook([zone], {"gate": POLICY}, EpisodeRules())
+    start = datetime(2026, 11, 24, 18, 59, 40)
+    events = []
+    for i in range(40 * FPS):
+        t = i / FPS
+        events += book.update(tracked((1, PARKED, CAR)), t, start + timedelta(seconds=t))
+    assert kinds(events) == ["stopped", "warned", "expired"]
+    assert events[-1].episode.outcome == "expired"
+    assert events[-1].timestamp == pytest.approx(20, abs=0.3)  # 19:00:00
+    assert book.open == []
 
 
 def test_skipped_frames_keep_the_ladder_running():

@@ -82,6 +82,55 @@ def test_bus_occluding_a_parked_car_keeps_one_episode(detector, tmp_path):
     assert len(stopped_at) == 1  # never reset by the occlusion
 
 
+def came_to_rest(name: str, actor: str) -> float:
+    """Scene time (s) at which the script's `actor` first stands still in view."""
+    from cameras.scene import load_scene
+
+    scene = load_scene(name)
+    for index in range(scene.frame_count):
+        truth = scene.truth(index).get(actor)
+        if truth is not None and not truth.moving:
+            return scene.timestamp(index)
+    raise AssertionError(f"{actor} never stops in {name}")
+
+
+@pytest.mark.needs_model
+def test_a_street_of_parked_cars_does_not_silence_the_warning(detector, tmp_path):
+    """Six cars parked legally in view (four in bays, two at the kerb, parked before the camera
+    started) are parking, not a jam: the car that parks in the box is warned on time, warned
+    again and becomes a violation, with traffic passing in front of the parked row."""
+    records = run_scene("parked_kerb", detector, tmp_path)
+    chains = episodes(records)
+    assert list(chains.values()) == [["stopped", "warned", "warned", "violation"]], chains
+    first = next(r for r in records if r["event"] == "warned")
+    assert first["suspended_s"] == 0
+    assert first["time"] <= came_to_rest("parked_kerb", "intruder") + LADDER["grace_s"] + 1.0
+
+
+@pytest.mark.needs_model
+def test_red_light_queue_beside_parked_cars_is_a_jam_not_parking(detector, tmp_path):
+    """Four cars queue through the no-parking stretch for 32 s, longer than the whole demo
+    ladder, beside four parked cars: queueing traffic, so nobody is warned."""
+    events = [r["event"] for r in run_scene("red_light", detector, tmp_path)]
+    assert "warned" not in events and "violation" not in events, events
+
+
+@pytest.mark.needs_model
+def test_car_left_in_the_zone_when_a_jam_clears_is_warned_from_the_jam_end(detector, tmp_path):
+    """The light turns green at 25 s and three of the queue drive off; the fourth stays. Its
+    time in the queue is not parking: warning 1 comes `grace_s` after the jam ended."""
+    from cameras.scene import load_scene
+
+    green = load_scene("jam_clears").script.actors[4].steps[1].at  # `first` leaves
+    assert green == 25
+    records = run_scene("jam_clears", detector, tmp_path)
+    ladders = [c for c in episodes(records).values() if "warned" in c]
+    assert ladders == [["stopped", "warned", "warned", "violation"]], episodes(records)
+    first = next(r for r in records if r["event"] == "warned")
+    assert green + LADDER["grace_s"] <= first["time"] <= green + LADDER["grace_s"] + 2.0
+    assert first["time"] - first["stopped_at"] >= 2 * LADDER["grace_s"]  # it stood ~17 s in the jam
+
+
 @pytest.mark.needs_model
 def test_delivery_stop_shorter_than_grace_is_cleared(detector, tmp_path):
     chains = list(episodes(run_scene("delivery_stop", detector, tmp_path)).values())

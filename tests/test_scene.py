@@ -3,6 +3,7 @@ with ground truth that follows the script, and scripts whose errors name the key
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -98,6 +99,41 @@ def test_ground_truth_follows_the_script():
         assert truth.box[3] == 455  # wheels on the kerb lane
         assert truth.visible == 1.0
     assert "car" not in scene.truth(scene.frame_count - 1)  # drove off to the right
+
+
+def test_a_car_parked_before_the_scene_begins_stands_there_from_the_first_frame():
+    scene = one_car(steps=[{"parked": 300}, {"until": 10}, {"leave": "right"}])
+    first = scene.truth(0)["car"]
+    assert not first.moving and first.box[0] + first.box[2] == 600
+    assert not scene.truth(round(9.8 * scene.fps))["car"].moving
+    assert scene.truth(round(11 * scene.fps))["car"].moving
+    with pytest.raises(SceneError, match="only the first step can be `parked`"):
+        one_car(steps=[{"enter": "left", "at": 1, "to": 300}, {"parked": 300}])
+
+
+def test_street_scenes_have_parked_cars_and_traffic_as_their_comments_say():
+    """The streets the congestion rules are tested on: cars parked from the first frame
+    outside the zone, and the vehicles the tests are about inside it."""
+    for name, zone_id, parked in (
+        ("parked_kerb", "loading-bay", ("bay1", "bay2", "bay3", "bay4", "kerb1", "kerb2")),
+        ("red_light", "lights-approach", ("bay1", "bay2", "bay3", "bay4")),
+        ("jam_clears", "lights-approach", ("bay1", "bay2", "bay3", "bay4")),
+    ):
+        scene = load_scene(name)
+        polygon = np.array(scene.zones[zone_id], np.float32)
+        for index in (0, scene.frame_count - 1):
+            truth = scene.truth(index)
+            for actor in parked:
+                assert not truth[actor].moving, (name, actor)
+                x, y = truth[actor].bottom_centre
+                assert cv2.pointPolygonTest(polygon, (float(x), float(y)), False) < 0
+    kerb = load_scene("parked_kerb").truth(round(20 * 5))
+    x, y = kerb["intruder"].bottom_centre
+    assert 560 < x < 955 and 480 < y < 570 and not kerb["intruder"].moving
+    queue = load_scene("red_light").truth(round(30 * 5))
+    for actor in ("first", "second", "third", "fourth"):
+        x, y = queue[actor].bottom_centre
+        assert 100 < x < 860 and 480 < y < 570 and not queue[actor].moving
 
 
 def test_demo_timeline_matches_its_comments():

@@ -9,7 +9,7 @@ import pytest
 
 from cameras.scene import load_scene
 
-SCENES = ("demo", "jam", "bus_occlusion", "delivery_stop")
+SCENES = ("demo", "jam", "bus_occlusion", "delivery_stop", "parked_kerb", "red_light", "jam_clears")
 MIN_SCORE = 0.35
 EVERY = 4  # every 4th frame (0.8 s at 5 fps) keeps the test to seconds
 
