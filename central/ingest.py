@@ -187,7 +187,7 @@ def _advance(
         # The deadline runs from arrival: officers cannot review what has not reached them.
         episode.review_deadline = now + timedelta(seconds=review_window_s)
         return True
-    if message.event in ("dissuaded", "cleared"):
+    if message.event in ("dissuaded", "cleared", "expired"):
         move(session, episode, ReviewState(message.event), actor, now, message.event)
         episode.ended_at = occurred
     return False

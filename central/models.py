@@ -55,12 +55,14 @@ class Role(enum.StrEnum):
 
 
 class ReviewState(enum.StrEnum):
-    """An episode's state at the centre. `active` and the two happy endings come from the
-    edge; the review states belong to the officers' workflow."""
+    """An episode's state at the centre. `active` and the endings without a violation come
+    from the edge; the review states belong to the officers' workflow. `expired` (the zone's
+    schedule ended with the vehicle still there) is no success and never counts as one."""
 
     active = "active"
     cleared = "cleared"
     dissuaded = "dissuaded"
+    expired = "expired"
     pending_review = "pending_review"
     ticketed = "ticketed"
     dismissed = "dismissed"

@@ -93,6 +93,7 @@ class DayOut(BaseModel):
     dissuaded: int
     violations: int
     tickets: int
+    expired: int
     dissuasion_rate: float | None
 
 
@@ -101,6 +102,7 @@ class DashboardOut(BaseModel):
     dissuaded: int
     violations: int
     tickets: int
+    expired: int
     dismissed: int
     pending: int
     overdue: int

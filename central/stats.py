@@ -32,6 +32,7 @@ class DayCounts:
     dissuaded: int
     violations: int
     tickets: int
+    expired: int  # still there when the schedule ended: neither success nor violation
 
     @property
     def dissuasion_rate(self) -> float | None:
@@ -45,6 +46,7 @@ class Dashboard:
     dissuaded: int
     violations: int
     tickets: int
+    expired: int
     dismissed: int
     pending: int
     overdue: int  # escalated, plus pending past the deadline the scheduler has not yet seen
@@ -65,10 +67,10 @@ def _day(value: datetime | None) -> date | None:
 def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
     first = now.date() - timedelta(days=days - 1)
     start = day_start(first)
-    per_day = {first + timedelta(n): [0, 0, 0] for n in range(days)}
+    per_day = {first + timedelta(n): [0, 0, 0, 0] for n in range(days)}
     rows = session.execute(
         select(Episode.state, Episode.ended_at, Episode.violation_at, Episode.decided_at).where(
-            Episode.state.in_((ReviewState.dissuaded, *REVIEWED_STATES)),
+            Episode.state.in_((ReviewState.dissuaded, ReviewState.expired, *REVIEWED_STATES)),
             Episode.updated_at >= start,
         )
     ).all()
@@ -79,6 +81,8 @@ def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
             per_day[d][1] += 1
         if state == ReviewState.ticketed and (d := _day(decided_at)) in per_day:
             per_day[d][2] += 1
+        if state == ReviewState.expired and (d := _day(ended_at)) in per_day:
+            per_day[d][3] += 1
     series = [DayCounts(d, *counts) for d, counts in per_day.items()]
     by_state = dict(
         session.execute(select(Episode.state, func.count()).group_by(Episode.state)).all()
@@ -94,6 +98,7 @@ def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
         dissuaded=sum(d.dissuaded for d in series),
         violations=sum(d.violations for d in series),
         tickets=sum(d.tickets for d in series),
+        expired=sum(d.expired for d in series),
         dismissed=by_state.get(ReviewState.dismissed, 0),
         pending=by_state.get(ReviewState.pending_review, 0),
         overdue=by_state.get(ReviewState.escalated, 0) + (late or 0),

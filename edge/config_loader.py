@@ -50,8 +50,32 @@ def parse_site_config(text: str, path: Path = Path("<config>")) -> SiteConfig:
             loc = tuple(error["loc"])
             line = _line_of(root, loc)
             key = ".".join(str(p) for p in loc) or "(top)"
-            problems.append(f"  {path}:{line}: {key}: {error['msg']}")
+            named = _named(data, loc)
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"  {path}:{line}: {key}: {named + ': ' if named else ''}{message}")
         raise ConfigError(path, problems) from exc
+
+
+_ITEM_NAMES = {"cameras": "camera", "zones": "zone"}
+
+
+def _named(data: object, loc: tuple) -> str:
+    """The cameras and zones on `loc` by their ids ("camera 'cam1', zone 'footpath'"): an
+    installer knows the zone called footpath, not the second zone of the first camera."""
+    names, parent = [], None
+    for part in loc:
+        if isinstance(data, dict):
+            parent, data = part, data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+            item = _ITEM_NAMES.get(str(parent))
+            if item and isinstance(data, dict) and isinstance(data.get("id"), str):
+                names.append(f"{item} {data['id']!r}")
+        else:
+            break
+    if loc and loc[-1] == "id" and names:
+        names.pop()  # the id itself is at fault: its own message quotes it
+    return ", ".join(names)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int:

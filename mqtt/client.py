@@ -554,10 +554,19 @@ class MqttEpisodeSink:
         except (ValidationError, topics.TopicError) as exc:
             self.invalid += 1
             log.error("episode record off the contract, not sent: %s", exc)
-        if record.get("ended_at") is not None:
+        # Nothing more is captured for an episode after its violation (its ladder is done, and
+        # its end sends no record) or its end: forget what was sent for it, or a node running
+        # for months keeps every violation's pictures in this set.
+        if record.get("ended_at") is not None or record.get("event") == "violation":
             prefix = f"{record.get('episode_id')}/"
             with self._lock:
                 self._sent = {ref for ref in self._sent if not ref.startswith(prefix)}
+
+    @property
+    def remembered(self) -> int:
+        """Evidence references held to avoid sending them twice (bounded by open ladders)."""
+        with self._lock:
+            return len(self._sent)
 
     def publish_evidence(self, camera_id: str, reference: str) -> str | None:
         """Queue one evidence file by its reference (``<episode-id>/<name>``)."""

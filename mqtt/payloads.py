@@ -92,8 +92,8 @@ def _check_text(value: str, where: str) -> None:
         raise NotStorable(f"{where or 'text'}: not valid UTF-8 (lone surrogate)") from None
 
 
-Transition = Literal["stopped", "warned", "dissuaded", "cleared", "violation"]
-Outcome = Literal["dissuaded", "cleared", "violation"]
+Transition = Literal["stopped", "warned", "dissuaded", "cleared", "expired", "violation"]
+Outcome = Literal["dissuaded", "cleared", "expired", "violation"]
 CommandVerb = Literal["reload", "mute", "announce-test"]
 COMMAND_VERBS: tuple[str, ...] = ("reload", "mute", "announce-test")
 

@@ -40,8 +40,29 @@ def _level(value: str, what: str) -> str:
 def _camera(value: str) -> str:
     _level(value, "camera id")
     if value in RESERVED_SEGMENTS:
-        raise TopicError(f"camera id {value!r} is reserved ({sorted(RESERVED_SEGMENTS)})")
+        raise TopicError(
+            f"camera id {value!r} is reserved for the node's own topics "
+            f"({', '.join(sorted(RESERVED_SEGMENTS))})"
+        )
     return value
+
+
+def check_id(value: str, what: str) -> str:
+    """A node or zone id that the contract can carry (one topic level, a payload field):
+    what site configs are validated with, so an id the topics refuse never gets that far."""
+    if not _SEGMENT.fullmatch(value):
+        raise TopicError(
+            f"{what} {value!r} must be 1-64 letters, digits, '_' or '-' (it is part of the "
+            "MQTT topics and messages)"
+        )
+    return value
+
+
+def check_camera_id(value: str) -> str:
+    """A camera id the contract can carry: a valid id that does not name a topic of the
+    node's own (`.../<node>/health` is the node's health, never a camera called health)."""
+    check_id(value, "camera id")
+    return _camera(value)
 
 
 def node_prefix(node: str) -> str:

@@ -105,6 +105,7 @@ def episode_payload(
         "warned": 13.4,
         "dissuaded": 150.0,
         "cleared": 20.0,
+        "expired": 300.0,
         "violation": 400.0,
     }
     steps = [
@@ -120,7 +121,7 @@ def episode_payload(
         }
         for n in range(1, warnings + 1)
     ]
-    outcome = event if event in ("dissuaded", "cleared", "violation") else None
+    outcome = event if event in ("dissuaded", "cleared", "expired", "violation") else None
     fields: dict[str, Any] = {
         "node_id": node,
         "camera_id": camera,

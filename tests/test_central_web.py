@@ -220,14 +220,17 @@ def test_csv_export_of_tickets_and_dissuasions(app, centre):
 def test_dashboard_counts(app, centre):
     now = centre.clock.now()
     ingest_episode(centre, episode_payload("dissuaded", "ep-d", warnings=1, at=now))
+    ingest_episode(centre, episode_payload("expired", "ep-x", warnings=2, at=now))
     client, token = login(app, "olga")
     client.post("/episodes/ep-1/ticket", data={"csrf_token": token})
     board = client.get("/api/v1/dashboard").json()
     assert (board["dissuaded"], board["violations"], board["tickets"]) == (1, 2, 1)
+    assert board["expired"] == 1  # counted apart: a car that never moved is no success
     assert board["dissuasion_rate"] == pytest.approx(1 / 3)
     assert board["overdue"] == 0
     page = client.get("/dashboard")
     assert page.status_code == 200 and 'id="rate">33 %' in page.text
+    assert 'id="expired">1<' in page.text
 
 
 def test_the_live_queue_answers_304_until_something_changes(app, centre):

@@ -181,3 +181,13 @@ def test_dissuaded_and_cleared_are_recorded_as_endings(centre):
         endings = session.scalars(select(AuditEntry.to_state).order_by(AuditEntry.id)).all()
     assert states == {"ep-d": "dissuaded", "ep-c": "cleared"}
     assert endings == ["dissuaded", "cleared"]
+
+
+def test_a_vehicle_still_there_when_the_schedule_ends_is_expired_not_dissuaded(centre):
+    now = centre.clock.now()
+    ingest_episode(centre, episode_payload("warned", "ep-x", warnings=1, at=now))
+    ingest_episode(centre, episode_payload("expired", "ep-x", warnings=1, at=now))
+    episode, audit = _episode(centre, "ep-x")
+    assert episode.state == ReviewState.expired
+    assert episode.ended_at is not None
+    assert [(a[0], a[1]) for a in audit] == [("active", "expired")]

@@ -49,6 +49,35 @@ def test_bad_config_names_the_key_and_line(edit, line, key):
     assert f"site.yaml:{line}: {key}:" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("edit", "line", "says"),
+    [
+        (("node_id: gate-7", "node_id: gate/7"), 1, "node id 'gate/7' must be 1-64 letters"),
+        (("id: cam1", "id: health"), 4, "camera id 'health' is reserved for the node's own"),
+        (("id: cam1", "id: cmd"), 4, "camera id 'cmd' is reserved"),
+        (("id: cam1", "id: " + "c" * 65), 4, f"camera id '{'c' * 65}' must be 1-64 letters"),
+        (("id: school-gate", "id: school+gate"), 7, "zone id 'school+gate' must be 1-64"),
+    ],
+)
+def test_ids_the_contract_cannot_carry_are_config_errors(edit, line, says):
+    """An id the MQTT topics refuse would drop every episode of that camera at run time."""
+    with pytest.raises(ConfigError) as caught:
+        parse_site_config(GOOD.replace(*edit), Path("site.yaml"))
+    assert f"site.yaml:{line}: " in str(caught.value) and says in str(caught.value)
+
+
+def test_a_polygon_error_names_the_zone_by_its_id():
+    two_points = GOOD.replace(
+        "[[0.1, 0.6], [0.9, 0.6], [0.9, 0.95], [0.1, 0.95]]", "[[0.1, 0.6], [0.9, 0.6]]"
+    ).replace("school-gate", "footpath")
+    with pytest.raises(ConfigError) as caught:
+        parse_site_config(two_points, Path("site.yaml"))
+    assert (
+        "site.yaml:9: cameras.0.zones.0.polygon: camera 'cam1', zone 'footpath': "
+        "polygon needs at least 3 points, got 2"
+    ) in str(caught.value)
+
+
 def test_broken_yaml_and_missing_file_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"<config>:3: not valid YAML: expected the node content"):
         parse_site_config("node_id: x\ncameras: [\n")

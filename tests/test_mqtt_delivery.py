@@ -272,3 +272,30 @@ def test_episode_sink_sends_each_evidence_file_once(broker: Broker, tmp_path: Pa
     assert collector.duplicates == 0 and collector.count(Evidence) == 2
     sink.close()
     collector.stop()
+
+
+def test_episode_sink_forgets_an_episode_once_its_ladder_is_done(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A violation sends no record when its vehicle leaves: the sink must forget its pictures
+    at the violation, or a node running for months keeps every one of them in memory."""
+    from mqtt.client import MqttEpisodeSink
+
+    collector = Collector(broker.port).start()
+    root = tmp_path / "evidence"
+    link = _link(broker, tmp_path, await_receipts=False)
+    link.start()
+    sink = MqttEpisodeSink(link, evidence_root=root)
+    episodes = 20
+    for n in range(episodes):
+        (root / f"ep-{n:06d}").mkdir(parents=True)
+        refs = [f"ep-{n:06d}/warning1-frame.jpg", f"ep-{n:06d}/violation-frame.jpg"]
+        for k, reference in enumerate(refs):
+            (root / reference).write_bytes(evidence_bytes(2 * n + k))
+        sink.publish({**numbered_record(n, NODE), "event": "warned", "evidence": refs[:1]})
+        sink.publish({**numbered_record(n, NODE), "event": "violation", "evidence": refs})
+    assert collector.wait_for(lambda c: c.count(Evidence) >= 2 * episodes, 20)
+    assert collector.count(Evidence) == 2 * episodes  # each picture once
+    assert sink.remembered == 0
+    sink.close()
+    collector.stop()

@@ -194,6 +194,7 @@ def get_dashboard(
                 dissuaded=d.dissuaded,
                 violations=d.violations,
                 tickets=d.tickets,
+                expired=d.expired,
                 dissuasion_rate=d.dissuasion_rate,
             )
             for d in board.days
@@ -201,6 +202,7 @@ def get_dashboard(
         dissuaded=board.dissuaded,
         violations=board.violations,
         tickets=board.tickets,
+        expired=board.expired,
         dismissed=board.dismissed,
         pending=board.pending,
         overdue=board.overdue,
