@@ -7,6 +7,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench lint prepare system-deps clean
 
+# The RTSP camera in the tests is GStreamer's RTSP server, run by Debian's Python.
+export GST_RTSP_CHECK := import gi; gi.require_version("Gst", "1.0"); \
+	gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst, GstRtspServer; \
+	Gst.init(None); assert all(Gst.ElementFactory.find(e) for e in \
+	("avidemux", "jpegdec", "jpegenc", "rtpjpegpay"))
+
 demo: prepare
 	$(BIN)/roadguard demo
 
@@ -39,6 +45,9 @@ system-deps:
 		$(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 	@test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends fonts-wqy-microhei; }
+	@/usr/bin/python3 -c "$$GST_RTSP_CHECK" 2>/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends python3-gi gir1.2-gstreamer-1.0 \
+		gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Language = Literal["zh", "en"]
-PLACEHOLDERS = frozenset({"zone", "minutes", "plate"})
+# `minutes` is the older name of `time_left`, kept so site templates written with it still load.
+PLACEHOLDERS = frozenset({"zone", "time_left", "minutes", "plate"})
 
 
 class StrictModel(BaseModel):
@@ -35,9 +36,9 @@ def _check_placeholders(template: str) -> str:
 class MessageTemplates(StrictModel):
     """What is said at each warning of the ladder, in one language.
 
-    Placeholders: {zone} (the zone's spoken name), {minutes} (time until a violation is
-    recorded, with its unit: "3分钟", "1 minute"), {plate} (only in `warning2_plate`, used when
-    a plate was read)."""
+    Placeholders: {zone} (the zone's spoken name), {time_left} (time until a violation is
+    recorded, with its unit, never more than the driver has: "3分钟", "45 seconds"; `minutes`
+    is its older name), {plate} (only in `warning2_plate`, used when a plate was read)."""
 
     warning1: str = Field(description="The first, polite warning.")
     warning2: str = Field(description="The second, firmer warning.")
@@ -60,12 +61,12 @@ class MessageTemplates(StrictModel):
 
 DEFAULT_TEMPLATES: dict[str, MessageTemplates] = {
     "zh": MessageTemplates(
-        warning1="您好，{zone}禁止停车，请于{minutes}内驶离，谢谢配合。",
+        warning1="您好，{zone}禁止停车，请于{time_left}内驶离，谢谢配合。",
         warning2="请注意，{zone}禁止停车，请立即驶离，否则将依法处理。",
         warning2_plate="{plate}车主请注意，{zone}禁止停车，请立即驶离，否则将依法处理。",
     ),
     "en": MessageTemplates(
-        warning1="Hello. No parking at {zone}. Please move your vehicle within {minutes}. "
+        warning1="Hello. No parking at {zone}. Please move your vehicle within {time_left}. "
         "Thank you.",
         warning2="Final warning. No parking at {zone}. Move your vehicle now or a violation "
         "will be recorded.",

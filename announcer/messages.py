@@ -1,4 +1,4 @@
-"""Turn a ladder step into words: the zone's spoken name, the minutes left, the plate."""
+"""Turn a ladder step into words: the zone's spoken name, the time left, the plate."""
 
 from __future__ import annotations
 
@@ -20,15 +20,23 @@ class WarningStep:
     decided_at: float  # frame timestamp
     plate: str | None = None
     vehicle_since: float = float("-inf")  # frame time it stopped: it heard what came after
+    camera_id: str = ""  # zone ids are unique per camera only: `gate` may be on two cameras
 
 
 _MINUTES = {"zh": "{n}分钟", "en": "{n} minute{s}"}
+_SECONDS = {"zh": "{n}秒", "en": "{n} second{s}"}
 
 
-def spoken_minutes(seconds: float, language: str) -> str:
-    """Minutes as a driver hears them: rounded up, never "0 minutes", with the unit."""
-    n = max(1, math.ceil(seconds / 60))
-    return _MINUTES.get(language, "{n}").format(n=n, s="" if n == 1 else "s")
+def spoken_time_left(seconds: float, language: str) -> str:
+    """The time a driver has, as they hear it, with its unit: never more than they really
+    have (a driver told "1 minute" who is ticketed after 16 s was misled). Whole minutes from
+    one minute up; seconds below, in fives from ten up; never "0"."""
+    if seconds >= 60:
+        n, unit = math.floor(seconds / 60), _MINUTES
+    else:
+        n, unit = (math.floor(seconds) if seconds < 10 else 5 * math.floor(seconds / 5)), _SECONDS
+    n = max(1, n)
+    return unit.get(language, "{n}").format(n=n, s="" if n == 1 else "s")
 
 
 def templates_for(config: AnnouncerConfig, zone_id: str, language: str) -> MessageTemplates:
@@ -51,6 +59,7 @@ def compose(config: AnnouncerConfig, step: WarningStep, language: str) -> str:
         template = templates.warning1
     return template.format(
         zone=name,
-        minutes=spoken_minutes(step.seconds_to_violation, language),
+        time_left=(left := spoken_time_left(step.seconds_to_violation, language)),
+        minutes=left,
         plate=step.plate or "",
     )

@@ -26,7 +26,9 @@ class Verdict:
 class AnnouncementPolicy:
     def __init__(self, config: AnnouncerConfig) -> None:
         self.config = config
-        self._spoken_in_zone: dict[str, dict[str, float]] = defaultdict(dict)  # zone→text→time
+        # (camera, zone) → text → frame time: zone ids are unique per camera only, and the
+        # words played at one camera's zone were not heard at another's.
+        self._spoken_in_zone: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
         self._per_episode: dict[str, int] = defaultdict(int)
         self.muted_until = 0.0
 
@@ -36,7 +38,7 @@ class AnnouncementPolicy:
     def decide(
         self,
         episode_id: str,
-        zone_id: str,
+        zone: tuple[str, str],
         text: str,
         frame_time: float,
         local: datetime,
@@ -54,7 +56,7 @@ class AnnouncementPolicy:
             return Verdict(
                 "limit", reason=f"episode already had {self.config.max_per_episode} announcements"
             )
-        last = self._spoken_in_zone[zone_id].get(text)
+        last = self._spoken_in_zone[zone].get(text)
         recent = last is not None and frame_time - last < self.config.zone_cooldown_s
         if recent and last >= vehicle_since:
             return Verdict(
@@ -65,12 +67,12 @@ class AnnouncementPolicy:
         quiet = self.config.quiet_hours
         if quiet is not None and quiet.covers(local.time()):
             if quiet.mode == "text_only":
-                self._count(episode_id, zone_id, text, frame_time)
+                self._count(episode_id, zone, text, frame_time)
                 return Verdict("text_only", reason="quiet hours: text only")
             volume = quiet.volume
-        self._count(episode_id, zone_id, text, frame_time)
+        self._count(episode_id, zone, text, frame_time)
         return Verdict(None, volume, "quiet hours: quieter" if volume < 1 else "")
 
-    def _count(self, episode_id: str, zone_id: str, text: str, frame_time: float) -> None:
+    def _count(self, episode_id: str, zone: tuple[str, str], text: str, frame_time: float) -> None:
         self._per_episode[episode_id] += 1
-        self._spoken_in_zone[zone_id][text] = frame_time
+        self._spoken_in_zone[zone][text] = frame_time

@@ -124,7 +124,7 @@ class Announcer:
         )
         verdict = self.policy.decide(
             step.episode_id,
-            step.zone_id,
+            (step.camera_id, step.zone_id),
             text,
             step.decided_at,
             local,

@@ -26,7 +26,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 
 
 class SourceUnavailable(OSError):
-    """A file or folder that cannot be read at all (missing, not a video, no images)."""
+    """A file or folder that cannot be read at all (missing, not a video, no images). The
+    source is `failed` by then: retrying a missing file helps nobody."""
 
 
 class VideoFileSource(FiniteSource):
@@ -91,12 +92,18 @@ class VideoFileSource(FiniteSource):
 
     def _open(self) -> Capture:
         if not self.path.is_file():
-            raise SourceUnavailable(f"camera {self.camera_id}: no video file at {self.path}")
+            raise _unavailable(self, f"no video file at {self.path}")
         capture = self._factory(str(self.path))
         if not capture.isOpened():
             capture.release()
-            raise SourceUnavailable(f"camera {self.camera_id}: cannot read {self.path} as video")
+            raise _unavailable(self, f"cannot read {self.path} as video")
         return capture
+
+
+def _unavailable(source: FiniteSource, reason: str) -> SourceUnavailable:
+    """Mark `source` failed (said once, in its state) and give the error to raise."""
+    source.fail(reason)
+    return SourceUnavailable(f"camera {source.camera_id}: {reason}")
 
 
 def _pass_time(capture: Capture, position: int, fps: float, previous: float | None) -> float:
@@ -137,10 +144,10 @@ class ImageFolderSource(FiniteSource):
 
     def images(self) -> list[Path]:
         if not self.folder.is_dir():
-            raise SourceUnavailable(f"camera {self.camera_id}: no image folder at {self.folder}")
+            raise _unavailable(self, f"no image folder at {self.folder}")
         found = [p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
         if not found:
-            raise SourceUnavailable(f"camera {self.camera_id}: no images in {self.folder}")
+            raise _unavailable(self, f"no images in {self.folder}")
         return sorted(found, key=_natural_key)
 
     def __iter__(self) -> Iterator[Frame]:

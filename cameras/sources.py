@@ -8,6 +8,7 @@ cameras; `SourceSpec` holds the rarer knobs (back-off, looping, a folder's frame
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -21,7 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cameras.backoff import Backoff
 from cameras.capture import CaptureFactory, opencv_capture
 from cameras.live import LiveSource
-from cameras.recorded import ImageFolderSource, SourceUnavailable, VideoFileSource
+from cameras.recorded import (
+    IMAGE_SUFFIXES,
+    ImageFolderSource,
+    SourceUnavailable,
+    VideoFileSource,
+)
 from cameras.state import FrameSource, SourceState, StateListener
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "VideoFileSource",
     "open_source",
     "source_kind",
+    "source_problem",
 ]
 
 SourceKind = Literal["stream", "usb", "file", "folder", "scene"]
@@ -92,6 +99,44 @@ def source_kind(url: str | int) -> SourceKind:
     if scheme in STREAM_SCHEMES:
         return "stream"
     return "folder" if Path(text).is_dir() else "file"
+
+
+def source_problem(url: str | int) -> str | None:
+    """What is wrong with a source that can be checked before the node runs (a missing file,
+    a folder without images, a video device that is absent or not readable), or None.
+
+    Streams are not probed: a camera that is off while the installer edits the config is
+    still the right camera. `config check` shows these as warnings."""
+    kind = source_kind(url)
+    text = str(url)
+    if kind == "usb":
+        device = Path(f"/dev/video{text}" if text.isdigit() else text)
+        if not device.exists():
+            return f"no video device {device}"
+        if not os.access(device, os.R_OK | os.W_OK):
+            return f"video device {device} is not readable by this user (group video?)"
+    elif kind == "folder":
+        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in Path(text).iterdir()):
+            return f"no images in {text}"
+    elif kind == "file":
+        path = Path(text)
+        if not path.is_file():
+            return f"no video file at {path}"
+        if not os.access(path, os.R_OK):
+            return f"video file {path} is not readable by this user"
+        capture = opencv_capture(text)
+        try:
+            if not capture.isOpened():
+                return f"cannot read {path} as video"
+        finally:
+            capture.release()
+    elif kind == "scene":
+        from cameras.scene import scene_names
+
+        name = text.removeprefix("scene:")
+        if name not in scene_names():
+            return f"no scene called {name!r} (roadguard scene list)"
+    return None
 
 
 def open_source(

@@ -24,6 +24,7 @@ class SourceState(StrEnum):
     LIVE = "live"  # frames are arriving
     LOST = "lost"  # failed to open or stopped delivering; waiting to retry
     CLOSED = "closed"  # closed by its owner, or a file/scene reached its end
+    FAILED = "failed"  # a file or folder that cannot be read: retrying cannot help
 
 
 @runtime_checkable
@@ -63,7 +64,9 @@ class SourceLifecycle:
         if state is self.state:
             return
         old, self.state, self.reason = self.state, state, reason
-        level = logging.WARNING if state is SourceState.LOST else logging.INFO
+        level = {SourceState.LOST: logging.WARNING, SourceState.FAILED: logging.ERROR}.get(
+            state, logging.INFO
+        )
         log.log(
             level,
             "camera %s: %s -> %s%s",
@@ -92,6 +95,16 @@ class FiniteSource:
     def state(self) -> SourceState:
         return self._lifecycle.state
 
+    @property
+    def state_reason(self) -> str:
+        return self._lifecycle.reason
+
     def close(self) -> None:
         self._closed = True
-        self._lifecycle.enter(SourceState.CLOSED, "closed")
+        if self.state is not SourceState.FAILED:  # closing a failed source does not mend it
+            self._lifecycle.enter(SourceState.CLOSED, "closed")
+
+    def fail(self, reason: str) -> None:
+        """The recording cannot be read at all (missing, not a video, no images): say so
+        once, and stay failed; what the node does with a failed camera is its business."""
+        self._lifecycle.enter(SourceState.FAILED, reason)

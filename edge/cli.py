@@ -38,8 +38,14 @@ def _config_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from cameras.sources import source_problem
+
     zones = sum(len(c.zones) for c in site.cameras)
     print(f"{args.file}: OK — node {site.node_id}, {len(site.cameras)} camera(s), {zones} zone(s)")
+    for camera in site.cameras:  # the file is right; the box may not be yet
+        problem = source_problem(camera.source)
+        if problem is not None:
+            print(f"{args.file}: warning: camera {camera.id!r}: {problem}", file=sys.stderr)
     return 0
 
 
@@ -151,6 +157,7 @@ def summarise(log_path: Path, evidence_dir: Path, announcements: Path | None = N
         }
         for wav in sorted(announcements.glob("*.wav")):
             print(f"  {wav.name}: {said.get(wav.stem.split('-', 1)[-1], '?')}")
-    outcomes = Counter(r["event"] for r in records if r["event"] in ("dissuaded", "violation"))
-    print(f"\nViolations: {outcomes['violation']}  Dissuaded: {outcomes['dissuaded']}")
+    outcomes = Counter(r["event"] for r in records)
+    expired = f"  Expired: {outcomes['expired']}" if outcomes["expired"] else ""
+    print(f"\nViolations: {outcomes['violation']}  Dissuaded: {outcomes['dissuaded']}{expired}")
     return 0

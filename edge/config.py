@@ -45,7 +45,7 @@ class LadderPolicy(StrictModel):
 
     def seconds_to_violation(self, warning: int) -> float:
         """From warning `warning` (1 or 2) to the violation: what the warning tells the
-        driver ("move within 5 minutes")."""
+        driver ("move within 5 minutes", "within 15 seconds")."""
         return self.final_s + (self.repeat_s if warning == 1 else 0.0)
 
 

@@ -151,9 +151,11 @@ class EpisodeBook:
         self.congested = False
         self._congested_at: float | None = None  # the last detector run that saw a jam
         self._last_detection: float | None = None
+        self._last_frame: float | None = None
 
     # -- frames where the detector ran -------------------------------------------------------
     def update(self, tracked: Detections, timestamp: float, moment: datetime) -> list[EpisodeEvent]:
+        self._bridge_outage(timestamp)
         vehicles = tracked[np.isin(tracked.class_id, _VEHICLE_IDS) & (tracked.tracker_id >= 0)]
         histories = self.stillness.observe(
             vehicles.tracker_id, vehicles.xyxy, vehicles.class_id, timestamp
@@ -173,6 +175,7 @@ class EpisodeBook:
     def tick(self, timestamp: float) -> list[EpisodeEvent]:
         """Only vehicles the last detector run saw are carried forward: one that had already
         gone stays gone."""
+        self._bridge_outage(timestamp)
         for episode in self.open:
             if episode.last_seen == self._last_detection and not episode.awaiting_sighting:
                 episode.last_seen = timestamp
@@ -181,6 +184,21 @@ class EpisodeBook:
         return self._advance(timestamp)
 
     # ------------------------------------------------------------------------------------------
+    def _bridge_outage(self, timestamp: float) -> None:
+        """No frame for longer than the occlusion grace: the camera was down (a stream lost
+        and reconnected), and nobody saw any vehicle leave. As after a restart, each open
+        episode waits to be found on its anchor again, its grace counted from now, and no
+        step of its ladder happens until it is: an outage is neither a departure (a warned
+        car would count as dissuaded) nor a sighting."""
+        if (
+            self._last_frame is not None
+            and timestamp - self._last_frame > self.rules.occlusion_grace_s
+        ):
+            for episode in self.open:
+                episode.track_id, episode.last_seen = -1, timestamp
+                episode.awaiting_sighting = True
+        self._last_frame = timestamp
+
     def _is_congested(self, histories: list[TrackHistory], timestamp: float) -> bool:
         """A jam is traffic queueing: most vehicles that drove in lately stand still at once.
         Then a stopped car in the zone is queueing, not parking: suspend, never warn.

@@ -33,17 +33,27 @@ class NodeCollector(Collector):
         restarts = CounterMetricFamily(
             "roadguard_camera_restarts", "Sources reopened by the supervisor", labels=["camera"]
         )
+        reconnects = CounterMetricFamily(
+            "roadguard_camera_reconnects", "Live streams lost and reconnected", labels=["camera"]
+        )
+        states = GaugeMetricFamily(
+            "roadguard_camera_state",
+            "1 for the state each camera's source is in (live, lost, failed...)",
+            labels=["camera", "state"],
+        )
         for camera in health["cameras"]:
             cid = camera["camera_id"]
             fps.add_metric([cid], camera["fps"] or 0.0)
             latency.add_metric([cid], camera["detector_latency_ms"] or 0.0)
             errors.add_metric([cid], camera["errors"])
             restarts.add_metric([cid], camera["restarts"])
-        yield from (fps, latency, errors, restarts)
+            reconnects.add_metric([cid], camera["reconnects"])
+            states.add_metric([cid, camera["state"]], 1.0)
+        yield from (fps, latency, errors, restarts, reconnects, states)
 
         episodes = CounterMetricFamily(
             "roadguard_episode_transitions",
-            "Episode transitions (stopped, warned, dissuaded, cleared, violation)",
+            "Episode transitions (stopped, warned, dissuaded, cleared, expired, violation)",
             labels=["camera", "transition"],
         )
         for camera_id, pipeline in self.node.pipelines.items():

@@ -1,7 +1,9 @@
 """The edge node: one worker thread per camera, all feeding one sink.
 
 A camera that fails (dead stream, corrupt frame, a detector error on one frame) is logged and
-retried in its own thread; it never stops the other cameras or the node.
+retried in its own thread; it never stops the other cameras or the node. A recording that
+cannot be read at all (a missing file) is not retried: it is a failed camera, said once, in
+the log, the health report and the metrics, and the others carry on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from announcer.service import Announcer, default_cache
 from announcer.speech import SpeechUnavailable
 from cameras.backoff import Backoff
 from cameras.frames import Frame
+from cameras.recorded import SourceUnavailable
 from cameras.scene import SceneSource
 from edge.config import CameraConfig, SiteConfig
 from edge.evidence import EvidenceStore
@@ -207,14 +210,17 @@ class EdgeNode:
         for camera_id, pipeline in self.pipelines.items():
             source = self.sources.get(camera_id)
             state = getattr(source, "state", None)
+            detail = getattr(source, "state_reason", None)
             cameras.append(
                 {
                     "camera_id": camera_id,
                     "state": str(state) if state is not None else "starting",
+                    "detail": detail[:200] if detail else None,
                     "fps": round(pipeline.stats.fps(now), 2),
                     "detector_latency_ms": round(pipeline.stats.detector_ms, 2),
                     "errors": self.errors.get(camera_id, 0),
                     "restarts": self.restarts.get(camera_id, 0),
+                    "reconnects": getattr(source, "reconnects", 0),
                 }
             )
         report: dict[str, Any] = {
@@ -303,6 +309,9 @@ class EdgeNode:
                     self.errors[camera.id] += 1
                     log.exception("camera %s: frame %s failed", camera.id, _index(frame))
             return camera.id not in self._stalled or self._halted()
+        except SourceUnavailable:  # its state says why, once; retrying a missing file is noise
+            self.errors[camera.id] += 1
+            return True
         except Exception:
             self.errors[camera.id] += 1
             log.exception("camera %s: source failed", camera.id)

@@ -56,7 +56,7 @@ class PipelineStats:
     state_failures: int = 0  # episode state that could not be saved (a full disk)
     # When the last frames were processed (monotonic): the frame rate derives from them, so
     # reading it (health, a metrics scrape) never disturbs it.
-    frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=2048))
+    frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=2048), repr=False)
 
     @property
     def detector_ms(self) -> float:
@@ -217,6 +217,7 @@ class CameraPipeline:
             decided_at=event.timestamp,
             plate=episode.plate,
             vehicle_since=episode.stopped_at,
+            camera_id=self.camera.id,
         )
         announcement = self.announcer.announce(
             step, moment, on_done=lambda done: self._played.put((warning, done))

@@ -298,11 +298,15 @@ class CameraHealth(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     camera_id: Segment = Field(title="Camera id")
-    state: str = Field(title="State", max_length=32, description="e.g. streaming, lost.")
+    state: str = Field(title="State", max_length=32, description="e.g. live, lost, failed.")
+    detail: str | None = Field(
+        None, max_length=200, title="Why", description="Why it is in that state (lost, failed)."
+    )
     fps: float | None = Field(None, ge=0, title="Frames per second")
     detector_latency_ms: float | None = Field(None, ge=0, title="Detector latency (ms)")
     errors: int = Field(0, ge=0, title="Frames or source failures since start")
     restarts: int = Field(0, ge=0, title="Times its source was reopened by the supervisor")
+    reconnects: int = Field(0, ge=0, title="Times a live stream was lost and reconnected")
 
 
 class Health(NodePayload):

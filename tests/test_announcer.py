@@ -21,7 +21,7 @@ from announcer.config import (
     MessageTemplates,
     QuietHours,
 )
-from announcer.messages import WarningStep, compose
+from announcer.messages import WarningStep, compose, spoken_time_left
 from announcer.outputs import CommandSpeaker, HttpSpeaker, PlaybackFailed, WavFileOutput
 from announcer.service import Announcer
 from announcer.speech import Synthesiser
@@ -139,8 +139,31 @@ def test_templates_fill_zone_minutes_and_plate():
     plate = step(warning=2, plate="京A6K327")
     assert compose(config, plate, "zh").startswith("京A6K327车主请注意，学校门口")
     assert "Vehicle 京A6K327" in compose(config, plate, "en")
-    assert "minute." in compose(config, WarningStep("e", "gate", "G", 1, 45, 0), "en")
+    assert "within 45 seconds." in compose(config, WarningStep("e", "gate", "G", 1, 45, 0), "en")
     assert "{" not in compose(config, step(warning=2), "en")  # no plate: plain warning 2
+
+
+@pytest.mark.parametrize(
+    ("seconds", "zh", "en"),
+    [
+        (16, "15秒", "15 seconds"),  # the demo ladder: 8 s + 8 s
+        (7.9, "7秒", "7 seconds"),
+        (0.4, "1秒", "1 second"),
+        (59, "55秒", "55 seconds"),
+        (60, "1分钟", "1 minute"),
+        (150, "2分钟", "2 minutes"),
+        (300, "5分钟", "5 minutes"),
+    ],
+)
+def test_the_time_left_is_never_more_than_the_driver_has(seconds, zh, en):
+    assert spoken_time_left(seconds, "zh") == zh
+    assert spoken_time_left(seconds, "en") == en
+
+
+def test_the_demo_ladder_tells_the_driver_seconds_not_a_minute():
+    config = AnnouncerConfig(languages=["zh", "en"], zones=ZONES)
+    words = compose(config, WarningStep("e", "gate", "G", 1, 16, 0), "zh")
+    assert words == "您好，学校门口禁止停车，请于15秒内驶离，谢谢配合。"
 
 
 def test_bad_templates_are_config_errors():
@@ -191,6 +214,18 @@ def test_zone_cooldown_covers_only_drivers_who_heard_it(tmp_path, synthesiser):
         "played",
     ]
     assert len(played) == 3
+
+
+def test_a_zone_of_the_same_name_on_another_camera_has_its_own_cooldown(tmp_path, synthesiser):
+    """Two cameras, each with a zone called `gate`, each with its own speaker's listeners:
+    the words played at one gate were not heard at the other."""
+    announcer, played = make(tmp_path, synthesiser, languages=["en"], zone_cooldown_s=30)
+    north = announcer.announce(step("a", at=100, vehicle_since=50, camera_id="north"), NOON)
+    south = announcer.announce(step("b", at=101, vehicle_since=50, camera_id="south"), NOON)
+    again = announcer.announce(step("c", at=102, vehicle_since=50, camera_id="south"), NOON)
+    assert announcer.drain(10)
+    assert [north.status, south.status, again.status] == ["played", "played", "covered"]
+    assert len(played) == 2
 
 
 def test_repeats_per_episode_are_capped_and_mute_holds_until_its_time(tmp_path, synthesiser):

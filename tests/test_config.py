@@ -95,6 +95,41 @@ def test_config_check_command(tmp_path, capsys):
     assert "polygone" in capsys.readouterr().err
 
 
+def test_config_check_warns_about_sources_this_box_cannot_read(tmp_path, capsys):
+    """The file is valid, so the check passes; but a missing video, an empty folder or an
+    absent camera device would fail the moment the node starts, so the installer hears now."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sources = {
+        "cam1": tmp_path / "missing.mp4",
+        "cam2": empty,
+        "cam3": "/dev/video97",
+        "cam4": "scene:no_such_scene",
+        "cam5": "scene:demo",
+        "cam6": "rtsp://camera.local/stream1",
+    }
+    camera = GOOD.split("cameras:\n", 1)[1]
+    text = (
+        GOOD.split("cameras:\n", 1)[0]
+        + "cameras:\n"
+        + "".join(
+            camera.replace("id: cam1", f"id: {cid}").replace(
+                "rtsp://camera.local/stream1", str(source)
+            )
+            for cid, source in sources.items()
+        )
+    )
+    config = tmp_path / "site.yaml"
+    config.write_text(text)
+    assert main(["config", "check", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert f"camera 'cam1': no video file at {sources['cam1']}" in err
+    assert f"camera 'cam2': no images in {empty}" in err
+    assert "camera 'cam3': no video device /dev/video97" in err
+    assert "camera 'cam4': no scene called 'no_such_scene'" in err
+    assert "cam5" not in err and "cam6" not in err
+
+
 def test_packaged_demo_config_is_valid():
     from edge.cli import DEMO_CONFIG
 

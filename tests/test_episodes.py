@@ -271,6 +271,27 @@ def test_zone_class_filter_and_schedule():
     assert all(book.update(tracked((1, PARKED, BUS)), i / FPS, NOON) == [] for i in range(50))
 
 
+def test_a_camera_outage_is_neither_a_departure_nor_a_sighting():
+    """The stream is lost for 60 s after warning 1. Nobody saw the car leave: when the
+    camera is back and the car still there, its ladder goes on (warning 2 at once, it was
+    due meanwhile); it is not closed as dissuaded for the time nobody could see."""
+    book = make_book()
+    events = run(book, 0, 12, lambda t: tracked((1, PARKED, CAR)))
+    assert kinds(events) == ["stopped", "warned"]
+    assert book.update(tracked(), 72.0, NOON) == []  # first frame after the outage: nothing
+    events += run(book, 72.2, 80, lambda t: tracked((5, PARKED, CAR)))  # a new track id
+    assert kinds(events) == ["stopped", "warned", "warned"]
+    assert events[-1].timestamp == pytest.approx(72.4, abs=0.3)
+    assert len({e.episode.id for e in events}) == 1
+
+
+def test_a_car_gone_when_the_camera_comes_back_ends_after_its_grace():
+    book = make_book()
+    events = run(book, 0, 12, lambda t: tracked((1, PARKED, CAR)))
+    events += run(book, 72, 100, lambda t: tracked())  # back after 60 s: the spot is empty
+    assert kinds(events) == ["stopped", "warned", "dissuaded"]
+
+
 def test_the_schedule_ending_with_the_car_still_there_is_expired_not_dissuaded():
     """No parking 07:00-19:00: a car warned at 18:59 that never moves has not been moved on
     by the warning when the rule lapses at 19:00. That is its own outcome, never a success."""

@@ -150,3 +150,78 @@ def test_a_full_disk_for_the_state_file_keeps_the_ladder_and_shows_in_health(tmp
     node.run()
     assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
     assert node.health()["state_failures"] > 0
+
+
+def write_video(path, frames: int = 75, fps: float = 5.0) -> None:
+    """A real video file of the parked car (MJPG in AVI, which OpenCV always writes)."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (960, 540))
+    assert writer.isOpened()
+    for i in range(frames):
+        writer.write(frame_with_car(i).image)
+    writer.release()
+
+
+def test_a_missing_video_file_is_a_failed_camera_and_the_node_ends(tmp_path, caplog):
+    """Files are finite: the good camera plays its file to the end, the missing one is said
+    to be failed once (no retries, no traceback), and the node ends instead of retrying
+    the missing file forever."""
+    import logging
+
+    video = tmp_path / "kerb.avi"
+    write_video(video)
+    missing = tmp_path / "nowhere" / "gate.avi"
+    text = SITE.replace("source: scene:none", f"source: {video}", 1).replace(
+        "source: scene:none", f"source: {missing}"
+    )
+    site = parse_site_config(text)
+    site = site.model_copy(
+        update={
+            "output": site.output.model_copy(
+                update={"evidence_dir": tmp_path / "evidence", "state_file": tmp_path / "s.db"}
+            )
+        }
+    )
+    sink = MemorySink()
+    node = EdgeNode(site, ParkedCarDetector(), sink, restart_backoff_s=0.01)
+    caplog.set_level(logging.INFO)
+    runner = threading.Thread(target=node.run, daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the node kept running after its cameras ended"
+    assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
+    health = {c["camera_id"]: c for c in node.health()["cameras"]}
+    assert health["bad"]["state"] == "failed" and str(missing) in health["bad"]["detail"]
+    assert (health["bad"]["errors"], health["bad"]["restarts"]) == (1, 0)
+    assert health["good"]["state"] == "closed"
+    said = [r for r in caplog.records if str(missing) in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "ERROR" and said[0].exc_info is None
+
+
+def test_a_failed_camera_shows_in_the_metrics(tmp_path):
+    from prometheus_client import generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    from edge.metrics import NodeCollector
+
+    empty = tmp_path / "no-images"
+    empty.mkdir()
+    good, bad = SITE.rsplit("source: scene:none", 1)  # the second camera reads the folder
+    site = parse_site_config(f"{good}source: {empty}{bad}")
+    site = site.model_copy(
+        update={"output": site.output.model_copy(update={"state_file": tmp_path / "s.db"})}
+    )
+    node = EdgeNode(site, ParkedCarDetector(), MemorySink(), source_factory=only_bad)
+    node.run()
+    registry = CollectorRegistry()
+    registry.register(NodeCollector(node))
+    scraped = generate_latest(registry).decode()
+    assert 'roadguard_camera_state{camera="bad",state="failed"} 1.0' in scraped
+
+
+def only_bad(camera):
+    """The production source for camera `bad`; nothing for `good`."""
+    from edge.node import open_camera
+
+    return [] if camera.id == "good" else open_camera(camera)
