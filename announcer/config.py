@@ -12,15 +12,13 @@ from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from configbase import StrictModel
 
 Language = Literal["zh", "en"]
 # `minutes` is the older name of `time_left`, kept so site templates written with it still load.
 PLACEHOLDERS = frozenset({"zone", "time_left", "minutes", "plate"})
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_placeholders(template: str) -> str:

@@ -260,6 +260,6 @@ class Announcer:
 
 
 def default_cache(config: AnnouncerConfig) -> ClipCache:
-    from roadguard.paths import data_dir
+    from configbase import data_dir
 
     return ClipCache(config.clip_cache or data_dir() / "clips", Synthesiser())

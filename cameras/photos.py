@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from roadguard.paths import data_dir
+from configbase import data_dir
 
 log = logging.getLogger(__name__)
 

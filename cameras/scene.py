@@ -14,7 +14,6 @@ camera never tells a test.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -22,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from pydantic import ValidationError
 
 from cameras.frames import Frame
 from cameras.road import draw_road
@@ -31,6 +28,7 @@ from cameras.scene_script import STEP_KINDS, SceneScript
 from cameras.sprites import cast_shadow, make_sprite, paste, sprite_height
 from cameras.state import FiniteSource, SourceState, StateListener
 from cameras.trajectory import Trajectory
+from configbase import InvalidFile, parse_yaml, validate_data
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ class ActorTruth:
         return (self.box[0] + self.box[2]) / 2, float(self.box[3])
 
 
-class SceneError(ValueError):
+class SceneError(InvalidFile):
     """A scene script that cannot be used; the message names the file, line and key."""
 
 
@@ -225,46 +223,28 @@ def load_scene(
 
 def scene_from_dict(data: dict[str, Any], *, camera_id: str = "scene") -> SceneSource:
     """A scene built in Python (tests): the same keys as a script file."""
-    try:
-        script = SceneScript.model_validate(data)
-    except ValidationError as exc:
-        raise SceneError(_describe(exc, None, "<dict>")) from exc
+    script = validate_data(
+        data,
+        SceneScript,
+        "<dict>",
+        what="scene script",
+        error=SceneError,
+        clean_location=_without_tags,
+    )
     return SceneSource(script, camera_id=camera_id)
 
 
 def parse_scene(text: str, path: Path = Path("<scene>")) -> SceneScript:
     """Validate a script's YAML text; the scene's name defaults to the file's stem."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else "?"
-        raise SceneError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict):
-        raise SceneError(f"{path}: expected a mapping (name, fps, duration, actors, ...)")
-    data.setdefault("name", path.stem)
-    try:
-        return SceneScript.model_validate(data)
-    except ValidationError as exc:
-        raise SceneError(_describe(exc, root, str(path))) from exc
-
-
-def _describe(exc: ValidationError, root: yaml.Node | None, where: str) -> str:
-    problems = []
-    for error in exc.errors():
-        loc = _without_tags(tuple(error["loc"]))
-        msg = error["msg"].removeprefix("Value error, ")
-        # Checks across fields (a step's timing, a lane name) are raised on the whole script
-        # and put the key they are about at the start of the message.
-        named = re.match(r"^([\w-]+(?:\.[\w-]+)+): (.*)$", msg, re.S)
-        if not loc and named:
-            loc = tuple(int(p) if p.isdigit() else p for p in named.group(1).split("."))
-            msg = named.group(2)
-        key = ".".join(str(p) for p in loc) or "(top)"
-        line = _line_of(root, loc)
-        problems.append(f"  {where}:{line}: {key}: {msg}" if line else f"  {where}: {key}: {msg}")
-    return f"{where}: invalid scene script\n" + "\n".join(problems)
+    return parse_yaml(
+        text,
+        SceneScript,
+        path,
+        what="scene script",
+        error=SceneError,
+        defaults={"name": path.stem},
+        clean_location=_without_tags,
+    )
 
 
 def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -275,21 +255,3 @@ def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
             continue
         kept.append(part)
     return tuple(kept)
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node on `loc` (the parent when the key is missing)."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-        else:
-            child = None
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line

@@ -24,9 +24,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -35,6 +33,7 @@ from pydantic import (
 )
 
 from cameras.trajectory import DEFAULT_ACCEL, Trajectory, TrajectoryBuilder
+from configbase import StrictModel
 
 
 def _seconds(value: Any) -> Any:
@@ -51,10 +50,6 @@ def _seconds(value: Any) -> Any:
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0, le=24 * 3600)]
 Side = Literal["left", "right"]
 Tint = Literal["none", "blue", "dark", "green", "white", "yellow", "teal"]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class _Timed(StrictModel):

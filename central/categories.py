@@ -4,8 +4,9 @@ Each category has typed attributes (Open311 datatypes: string, number, datetime,
 singlevaluelist, multivaluelist) and an urgency. An urgent category must be acknowledged
 within `ack_deadline_s` or it escalates up `escalation_chain`. Counties differ (one has
 landslides, another tractors carrying people), so the list is configuration: the shipped
-defaults below, or a YAML file named in `ReportsConfig.categories_file`
-(`roadguard central categories` prints the defaults as a starting point).
+defaults, or a YAML file named in `ReportsConfig.categories_file`
+(`roadguard central categories` prints the defaults, central/defaults/categories.yaml, as a
+starting point).
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from configbase import StrictModel, load_yaml
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AttributeType(enum.StrEnum):
@@ -63,9 +62,9 @@ class ServiceAttribute(StrictModel):
     @model_validator(mode="after")
     def _values_only_for_lists(self) -> ServiceAttribute:
         if self.datatype in LIST_TYPES and not self.values:
-            raise ValueError(f"attribute {self.code!r}: a {self.datatype} needs `values`")
+            raise ValueError(f"a {self.datatype} needs `values`")
         if self.datatype not in LIST_TYPES and self.values:
-            raise ValueError(f"attribute {self.code!r}: only list types take `values`")
+            raise ValueError("only list types take `values`")
         return self
 
     def parse(self, raw: Any) -> Any:
@@ -155,7 +154,7 @@ class ReportCategory(StrictModel):
     def _unique_attribute_codes(self) -> ReportCategory:
         codes = [a.code for a in self.attributes]
         if len(codes) != len(set(codes)):
-            raise ValueError(f"category {self.code!r}: attribute codes repeat")
+            raise ValueError(f"attribute codes repeat: {sorted(codes)}")
         return self
 
 
@@ -183,8 +182,8 @@ class ReportCategories(StrictModel):
 
     @classmethod
     def from_yaml(cls, path: Path) -> ReportCategories:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        return cls.model_validate(data)
+        """A county's categories; `InvalidFile` names the file, line and key of a problem."""
+        return load_yaml(path, cls, what="categories file")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(
@@ -192,206 +191,7 @@ class ReportCategories(StrictModel):
         )
 
 
-def _choices(*pairs: str) -> list[AttributeValue]:
-    return [AttributeValue(key=k, name=k.replace("_", " ").capitalize()) for k in pairs]
-
-
-def _plate(required: bool) -> ServiceAttribute:
-    return ServiceAttribute(
-        code="plate",
-        description="Plate number",
-        datatype=AttributeType.string,
-        required=required,
-        datatype_description="As seen; leave out what you could not read.",
-        max_length=32,
-    )
-
-
-YES_PARTLY_NO = _choices("yes", "partly", "no")
-
-DEFAULT_CATEGORIES = ReportCategories(
-    categories=[
-        ReportCategory(
-            code="drunk_driving",
-            name="Suspected drunk driving",
-            description="A driver who seems drunk: the squad is alerted at once.",
-            group="Traffic safety",
-            keywords=["drunk", "alcohol", "DUI"],
-            urgency="urgent",
-            attributes=[
-                ServiceAttribute(
-                    code="vehicle",
-                    description="Vehicle (kind, colour)",
-                    datatype=AttributeType.string,
-                    max_length=120,
-                ),
-                _plate(False),
-                ServiceAttribute(
-                    code="behaviour",
-                    description="What you saw",
-                    datatype=AttributeType.singlevaluelist,
-                    values=_choices("swerving", "speeding", "stopped_on_road", "other"),
-                ),
-                ServiceAttribute(
-                    code="heading",
-                    description="Heading towards",
-                    datatype=AttributeType.string,
-                    required=False,
-                    max_length=120,
-                ),
-            ],
-        ),
-        ReportCategory(
-            code="accident",
-            name="Accident",
-            description="A collision or a vehicle off the road.",
-            group="Traffic safety",
-            keywords=["crash", "collision"],
-            urgency="urgent",
-            attributes=[
-                ServiceAttribute(
-                    code="injured",
-                    description="Anyone injured?",
-                    datatype=AttributeType.singlevaluelist,
-                    values=_choices("none", "light", "serious", "unknown"),
-                ),
-                ServiceAttribute(
-                    code="vehicles",
-                    description="Vehicles involved",
-                    datatype=AttributeType.number,
-                    minimum=1,
-                    maximum=50,
-                ),
-                ServiceAttribute(
-                    code="road_blocked",
-                    description="Road blocked?",
-                    datatype=AttributeType.singlevaluelist,
-                    values=YES_PARTLY_NO,
-                ),
-            ],
-        ),
-        ReportCategory(
-            code="road_hazard",
-            name="Road hazard",
-            description="Landslide, flooding, fallen tree, debris, broken road.",
-            group="Road",
-            keywords=["landslide", "flood", "tree", "debris"],
-            urgency="urgent",
-            attributes=[
-                ServiceAttribute(
-                    code="hazard",
-                    description="Kind of hazard",
-                    datatype=AttributeType.singlevaluelist,
-                    values=_choices(
-                        "landslide", "flooding", "fallen_tree", "debris", "damaged_road", "other"
-                    ),
-                ),
-                ServiceAttribute(
-                    code="road_blocked",
-                    description="Road blocked?",
-                    datatype=AttributeType.singlevaluelist,
-                    values=YES_PARTLY_NO,
-                ),
-            ],
-        ),
-        ReportCategory(
-            code="illegal_parking",
-            name="Illegal parking",
-            group="Parking",
-            attributes=[
-                _plate(True),
-                ServiceAttribute(
-                    code="blocking",
-                    description="Blocking",
-                    datatype=AttributeType.singlevaluelist,
-                    values=_choices("nothing", "lane", "junction", "emergency_access"),
-                ),
-            ],
-        ),
-        ReportCategory(
-            code="overloaded_vehicle",
-            name="Overloaded vehicle",
-            group="Traffic safety",
-            keywords=["overload", "tractor", "passengers"],
-            attributes=[
-                _plate(True),
-                ServiceAttribute(
-                    code="vehicle_kind",
-                    description="Vehicle",
-                    datatype=AttributeType.singlevaluelist,
-                    values=_choices("truck", "tractor", "tricycle", "van", "other"),
-                ),
-                ServiceAttribute(
-                    code="load",
-                    description="Load (goods or people)",
-                    datatype=AttributeType.string,
-                    required=False,
-                    max_length=200,
-                ),
-            ],
-        ),
-        ReportCategory(
-            code="no_helmet",
-            name="Riding without helmet",
-            group="Traffic safety",
-            keywords=["helmet", "motorbike", "e-bike"],
-            attributes=[
-                ServiceAttribute(
-                    code="riders",
-                    description="Riders without a helmet",
-                    datatype=AttributeType.number,
-                    minimum=1,
-                    maximum=6,
-                ),
-                _plate(False),
-            ],
-        ),
-        ReportCategory(
-            code="dissuasion",
-            name="Dissuasion done on the spot",
-            description="You talked someone out of a violation: recorded, nothing to dispatch.",
-            group="Prevention",
-            keywords=["talked down", "warning"],
-            handled_on_the_spot=True,
-            attributes=[
-                ServiceAttribute(
-                    code="about",
-                    description="About",
-                    datatype=AttributeType.singlevaluelist,
-                    values=_choices(
-                        "drunk_driving", "no_helmet", "overloading", "parking", "speeding", "other"
-                    ),
-                ),
-                ServiceAttribute(
-                    code="persons",
-                    description="People dissuaded",
-                    datatype=AttributeType.number,
-                    minimum=1,
-                    maximum=100,
-                ),
-                ServiceAttribute(
-                    code="happened_at",
-                    description="When (if not just now)",
-                    datatype=AttributeType.datetime,
-                    required=False,
-                ),
-            ],
-        ),
-        ReportCategory(
-            code="other",
-            name="Other",
-            group="Other",
-            attributes=[
-                ServiceAttribute(
-                    code="subject",
-                    description="Subject",
-                    datatype=AttributeType.string,
-                    max_length=120,
-                )
-            ],
-        ),
-    ]
-)
+DEFAULT_CATEGORIES_FILE = Path(__file__).parent / "defaults" / "categories.yaml"
 
 
 class ReportsConfig(StrictModel):
@@ -422,6 +222,4 @@ class ReportsConfig(StrictModel):
     )
 
     def load_categories(self) -> ReportCategories:
-        if self.categories_file is None:
-            return DEFAULT_CATEGORIES
-        return ReportCategories.from_yaml(self.categories_file)
+        return ReportCategories.from_yaml(self.categories_file or DEFAULT_CATEGORIES_FILE)

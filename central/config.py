@@ -11,14 +11,10 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from central.categories import ReportsConfig
-from roadguard.paths import data_dir
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from configbase import StrictModel, data_dir
 
 
 class EvidenceConfig(StrictModel):

@@ -10,19 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from announcer.config import AnnouncerConfig
+from configbase import StrictModel
 from edge.retention import RetentionConfig
 from edge.schedule import ScheduleRule, parse_rule
 from models.coco import CLASS_ID, VEHICLE_CLASSES
 from mqtt.config import MqttConfig
 from mqtt.topics import check_camera_id, check_id
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 Seconds = Annotated[float, Field(ge=0)]
 

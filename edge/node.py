@@ -23,6 +23,7 @@ from cameras.backoff import Backoff
 from cameras.frames import Frame
 from cameras.recorded import SourceUnavailable
 from cameras.scene import SceneSource
+from configbase import data_dir
 from edge.config import CameraConfig, SiteConfig
 from edge.evidence import EvidenceStore
 from edge.persistence import EpisodeStore
@@ -30,7 +31,6 @@ from edge.pipeline import CameraPipeline, FrameDetector
 from edge.plates import OcrPlates, PlateSource, PlateStage, ScenePlates
 from edge.retention import PruneResult, prune_evidence
 from edge.sinks import EpisodeSink, close_if_closable
-from roadguard.paths import data_dir
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from configbase import data_dir
 from models import weights
 from models.verify import REFERENCE_PATH, Verification, verify
-from roadguard.paths import data_dir
 
 # The conversion tool-chain, every version pinned (tf2onnx 1.17 calls `np.product`: numpy < 2).
 CONVERTER_PINS = ("tensorflow-cpu==2.21.0", "tf2onnx==1.17.0", "numpy<2", "ml_dtypes<0.6")

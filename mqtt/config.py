@@ -6,11 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from configbase import StrictModel
 
 
 class TlsConfig(StrictModel):

@@ -1,3 +1,5 @@
-"""RoadGuard: the command line and the pieces every package shares (data directory)."""
+"""RoadGuard: the command line and the whole-system demo."""
 
-__version__ = "0.1.0"
+from configbase import SOFTWARE_VERSION as __version__
+
+__all__ = ["__version__"]

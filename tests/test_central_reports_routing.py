@@ -10,13 +10,13 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
 
 from central.alerts import RecordingAlerts
-from central.categories import DEFAULT_CATEGORIES, ReportCategories, ReportsConfig
+from central.categories import DEFAULT_CATEGORIES_FILE, ReportCategories, ReportsConfig
 from central.report_filing import Reporter, Submission, file_report
 from central.scheduler import DeadlineScheduler
 from central.web import create_app
+from configbase import InvalidFile
 from tests.conftest_central import DATABASES, PASSWORD, add_report_users, open_centre
 
 WALT = Reporter("walt", "Xiaowan", "north")
@@ -210,12 +210,13 @@ def test_statistics_per_warden_township_and_category_with_csv(centre):
 
 
 def test_a_county_configures_its_own_categories_in_yaml(tmp_path):
-    county = DEFAULT_CATEGORIES.model_copy(
+    shipped = ReportCategories.from_yaml(DEFAULT_CATEGORIES_FILE)
+    county = shipped.model_copy(
         update={
             "county": "Hilltop",
             "categories": [
                 c.model_copy(update={"ack_deadline_s": 60}) if c.code == "road_hazard" else c
-                for c in DEFAULT_CATEGORIES.categories
+                for c in shipped.categories
                 if c.code != "illegal_parking"  # no kerbs to park at up there
             ],
         }
@@ -240,8 +241,12 @@ def test_a_county_configures_its_own_categories_in_yaml(tmp_path):
         "categories:\n- code: flood\n  name: Flood\n  attributes:\n"
         "  - {code: depth, description: Depth, datatype: singlevaluelist}\n"
     )
-    with pytest.raises(ValidationError, match="depth"):
+    with pytest.raises(InvalidFile) as caught:
         ReportCategories.from_yaml(path)
+    assert (  # names the file, the line and the attribute
+        f"{path}:5: categories.0.attributes.0: category 'flood', attribute 'depth': "
+        "a singlevaluelist needs `values`"
+    ) in str(caught.value)
 
 
 def test_cli_adds_wardens_to_a_squad_and_mints_api_keys(tmp_path, monkeypatch, capsys):
