@@ -97,14 +97,14 @@ def _settings(args: argparse.Namespace):
     if getattr(args, "review_window", None):
         overrides["review_window_s"] = args.review_window
     settings = CentralSettings.from_env(**overrides)
-    if getattr(args, "mqtt", None):
-        settings.mqtt = MqttConfig.model_validate(
-            {**settings.mqtt.model_dump(exclude_unset=True), **_mqtt_options(args)}
-        )
-    if getattr(args, "mqtt", None):
-        # A broker to consume from is a broker to publish urgent-report alerts to.
-        settings.reports = settings.reports.model_copy(update={"mqtt_alerts": True})
-    return settings
+    if not getattr(args, "mqtt", None):
+        return settings
+    mqtt = MqttConfig.model_validate(
+        {**settings.mqtt.model_dump(exclude_unset=True), **_mqtt_options(args)}
+    )
+    # A broker to consume from is a broker to publish urgent-report alerts to.
+    reports = settings.reports.model_copy(update={"mqtt_alerts": True})
+    return settings.model_copy(update={"mqtt": mqtt, "reports": reports})
 
 
 def _mqtt_options(args: argparse.Namespace) -> dict[str, object]:
