@@ -63,16 +63,14 @@ def _publisher(port: int):
 
 def _payloads(offset: int) -> list[tuple[str, str]]:
     from mqtt import topics
-    from mqtt.payloads import episode_payload_from_record
+    from mqtt.payloads import Episode
     from mqtt.testing import numbered_record
 
     node = "bench-node"
     return [
         (
             topics.episode_topic(node, "cam-1"),
-            episode_payload_from_record(
-                numbered_record(offset + i, node), seq=offset + i
-            ).to_json(),
+            Episode.from_record(numbered_record(offset + i, node), seq=offset + i).to_json(),
         )
         for i in range(VIA_BROKER)
     ]

@@ -27,7 +27,7 @@ from mqtt import topics
 from mqtt.broker import Broker
 from mqtt.client import NodeLink
 from mqtt.config import MqttConfig
-from mqtt.payloads import episode_payload_from_record
+from mqtt.payloads import Episode, EpisodeRecord
 from mqtt.testing import numbered_record
 
 NODE = "bench-node"
@@ -86,7 +86,7 @@ def arrivals(broker):
     sub.stop()
 
 
-def _records(count: int) -> list[dict]:
+def _records(count: int) -> list[EpisodeRecord]:
     return [numbered_record(i, NODE) for i in range(count)]
 
 
@@ -139,7 +139,7 @@ def test_raw_paho_throughput(benchmark, broker, arrivals) -> None:
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     topic = topics.episode_topic(NODE, "cam-1")
-    payloads = [episode_payload_from_record(r, seq=i).to_json() for i, r in enumerate(_records(N))]
+    payloads = [Episode.from_record(r, seq=i).to_json() for i, r in enumerate(_records(N))]
 
     def run() -> None:
         arrivals.reset()
@@ -150,7 +150,7 @@ def test_raw_paho_throughput(benchmark, broker, arrivals) -> None:
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
 
     def send(i: int) -> str:
-        payload = episode_payload_from_record(numbered_record(i, NODE), seq=i)
+        payload = Episode.from_record(numbered_record(i, NODE), seq=i)
         client.publish(topic, payload.to_json(), qos=1)
         return str(payload.id)
 

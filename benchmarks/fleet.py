@@ -57,7 +57,14 @@ from sqlalchemy.engine import Engine, make_url
 from mqtt.broker import Broker, free_port
 from mqtt.client import NodeLink
 from mqtt.config import MqttConfig
-from mqtt.payloads import new_id
+from mqtt.payloads import (
+    AnnouncementRecord,
+    EpisodeRecord,
+    Transition,
+    WarningRecord,
+    new_id,
+)
+from mqtt.testing import numbered_record
 
 log = logging.getLogger(__name__)
 
@@ -115,49 +122,49 @@ class EpisodeScript:
         """Wall seconds after the run starts when step `index` is published."""
         return self.start_wall + self.steps[index].offset_s / self.compression
 
-    def record(self, index: int, now: datetime) -> dict[str, Any]:
-        """The full snapshot after step `index` (edge/pipeline.py `record` shape)."""
+    def record(self, index: int, now: datetime, node_id: str) -> EpisodeRecord:
+        """The full snapshot after step `index`, as the edge would make it."""
         step = self.steps[index]
         t = round(self.camera_t0 + step.offset_s, 3)
         given = [s for s in self.steps[: index + 1] if s.event == "warned"]
         warnings = [
-            {
-                "n": s.warning,
-                "at": round(self.camera_t0 + s.offset_s, 3),
-                "evidence": [f"{self.episode_id}/warning{s.warning}-frame.jpg"],
-                "announcement": {"text": f"warning {s.warning}", "played": True},
-            }
+            WarningRecord(
+                n=s.warning,
+                at=round(self.camera_t0 + s.offset_s, 3),
+                evidence=[f"{self.episode_id}/warning{s.warning}-frame.jpg"],
+                announcement=AnnouncementRecord(
+                    clip=f"warning{s.warning}.wav", text=f"warning {s.warning}", status="played"
+                ),
+            )
             for s in given
         ]
         ended = step.event in ("cleared", "dissuaded")
-        outcome = step.event if step.event in FINAL_STATE else None
-        evidence = [ref for w in warnings for ref in w["evidence"]]
+        evidence = [ref for w in warnings for ref in w.evidence]
         if step.event == "violation":
             evidence.append(f"{self.episode_id}/violation-frame.jpg")
         jitter = 0.4 * index
-        return {
-            "event": step.event,
-            "time": t,
-            "occurred_at": now,
-            "camera_id": self.camera_id,
-            **({"warning": step.warning} if step.warning else {}),
-            "episode_id": self.episode_id,
-            "zone_id": self.zone[0],
-            "zone_name": self.zone[1],
-            "vehicle_class": "car",
-            "box": [self.box[0] + jitter, self.box[1], self.box[2] + jitter, self.box[3]],
-            "anchor": list(self.box),
-            "stopped_at": round(self.camera_t0, 3),
-            "warnings": warnings,
-            "violation_at": t if step.event == "violation" else None,
-            "ended_at": t if ended else None,
-            "outcome": outcome,
-            "track_ids": [int(self.camera_t0) % 10_000 + index // 2],
-            "suspended_s": 0.0,
-            "cooldown_of": None,
-            "plate": self.plate if len(given) >= 2 else None,  # read for the second warning
-            "evidence": evidence,
-        }
+        return EpisodeRecord(
+            node_id=node_id,
+            camera_id=self.camera_id,
+            event=Transition(step.event),
+            time=t,
+            occurred_at=now,
+            warning=step.warning,
+            episode_id=self.episode_id,
+            zone_id=self.zone[0],
+            zone_name=self.zone[1],
+            vehicle_class="car",
+            box=[self.box[0] + jitter, self.box[1], self.box[2] + jitter, self.box[3]],
+            anchor=list(self.box),
+            stopped_at=round(self.camera_t0, 3),
+            warnings=warnings,
+            violation_at=t if step.event == "violation" else None,
+            ended_at=t if ended else None,
+            outcome=step.event if step.event in FINAL_STATE else None,
+            track_ids=[int(self.camera_t0) % 10_000 + index // 2],
+            plate=self.plate if len(given) >= 2 else None,  # read for the second warning
+            evidence=evidence,
+        )
 
 
 def _steps(rng: random.Random, outcome: str, warnings: int) -> list[Step]:
@@ -293,10 +300,10 @@ class NodeHost:
             script = scripts[n]
             link = self.links[script.node - self.first]
             now = time.time()
-            record = script.record(i, datetime.fromtimestamp(now, UTC))
+            record = script.record(i, datetime.fromtimestamp(now, UTC), link.node_id)
             msg_id = link.publish_episode(record)
             assert msg_id is not None
-            sent.append(Sent(msg_id, link.node_id, script.episode_id, record["event"], now))
+            sent.append(Sent(msg_id, link.node_id, script.episode_id, str(record.event), now))
         return sent
 
     def wait_drained(self, timeout: float) -> list[str]:
@@ -936,20 +943,11 @@ class Rig:
         self.broker.stop()
 
 
-def probe_record(n: int) -> dict[str, Any]:
+def probe_record(n: int) -> EpisodeRecord:
     """A one-message episode the readiness check publishes as `PROBE_NODE`."""
-    return {
-        "event": "stopped",
-        "time": float(n),
-        "camera_id": "cam-1",
-        "episode_id": f"probe-{new_id()}",
-        "zone_id": "probe",
-        "zone_name": "Probe",
-        "vehicle_class": "car",
-        "box": [0.0, 0.0, 10.0, 10.0],
-        "anchor": [0.0, 0.0, 10.0, 10.0],
-        "stopped_at": float(n),
-    }
+    return numbered_record(n, PROBE_NODE).model_copy(
+        update={"episode_id": f"probe-{new_id()}", "zone_id": "probe", "zone_name": "Probe"}
+    )
 
 
 def table(results: Iterable[RunResult]) -> str:

@@ -24,6 +24,7 @@ from central.centre import Centre
 from central.evidence import EvidenceError, sha256_of
 from central.models import Episode, Evidence, IngestedMessage, Node, ReviewState
 from mqtt.payloads import Episode as EpisodePayload
+from mqtt.payloads import EpisodeRecord
 from mqtt.payloads import Evidence as EvidenceMeta
 from mqtt.payloads import Status as StatusPayload
 
@@ -117,11 +118,14 @@ def ingest_episode(centre: Centre, payload: EpisodePayload | bytes | str | dict)
     return result
 
 
+RECORD_FIELDS = frozenset(EpisodeRecord.model_fields)
+
+
 def _apply_episode(
     session: Session, message: EpisodePayload, now: datetime, review_window_s: float
 ) -> IngestResult:
     occurred = message.occurred_at or message.sent_at
-    record = message.model_dump(mode="json", by_alias=True)
+    record = message.model_dump(mode="json", include=RECORD_FIELDS)  # the record, no envelope
     episode = session.get(Episode, message.episode_id, with_for_update=True)
     _owned(episode, message.node_id)
     if episode is None:

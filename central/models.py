@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from central.clock import utc
+from mqtt.payloads import EpisodeRecord
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -127,11 +128,16 @@ class Episode(Base):
     dismiss_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     dismiss_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     ticket_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
-    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the newest EpisodeRecord
 
     audit: Mapped[list[AuditEntry]] = relationship(
         back_populates="episode", order_by="AuditEntry.id"
     )
+
+    @property
+    def snapshot(self) -> EpisodeRecord:
+        """The edge's newest record of this episode, typed (as stored by ingest)."""
+        return EpisodeRecord.model_validate(self.record)
 
     __table_args__ = (Index("ix_episodes_state_deadline", "state", "review_deadline"),)
 

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from central.models import OPEN_REVIEW_STATES, Episode, Evidence, ReviewState
+from mqtt.payloads import AnnouncementRecord
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class EvidenceStep:
     title: str
     at: float | None
     pictures: list[tuple[str, Evidence | None]] = field(default_factory=list)  # (ref, row)
-    announcement: dict | None = None
+    announcement: AnnouncementRecord | None = None
 
 
 def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
@@ -94,24 +95,23 @@ def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
         name = ref.split("/", 1)[1] if "/" in ref else ref
         return ref, rows.get(name)
 
-    record = episode.record or {}
+    record = episode.snapshot
     steps: list[EvidenceStep] = []
     seen: set[str] = set()
-    for warning in record.get("warnings", []):
-        refs = warning.get("evidence", [])
-        seen.update(refs)
+    for warning in record.warnings:
+        seen.update(warning.evidence)
         steps.append(
             EvidenceStep(
-                title=f"Warning {warning.get('n')}",
-                at=warning.get("at"),
-                pictures=[picture(r) for r in refs],
-                announcement=warning.get("announcement"),
+                title=f"Warning {warning.n}",
+                at=warning.at,
+                pictures=[picture(r) for r in warning.evidence],
+                announcement=warning.announcement,
             )
         )
-    rest = [r for r in record.get("evidence", []) if r not in seen]
+    rest = [r for r in record.evidence if r not in seen]
     referenced = {r.split("/", 1)[-1] for r in seen | set(rest)}
     rest += [f"{episode.id}/{n}" for n in sorted(rows) if n not in referenced]
     if rest:
         title = "Violation" if episode.violation_at else "Other evidence"
-        steps.append(EvidenceStep(title, record.get("violation_at"), [picture(r) for r in rest]))
+        steps.append(EvidenceStep(title, record.violation_at, [picture(r) for r in rest]))
     return steps

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from central.workflow import DismissReason
+from mqtt.payloads import AnnouncementRecord, EpisodeRecord
 
 
 class LoginIn(BaseModel):
@@ -50,7 +51,7 @@ class EvidenceStepOut(BaseModel):
     title: str
     at: float | None
     pictures: list[EvidenceRef]
-    announcement: dict | None
+    announcement: AnnouncementRecord | None
 
 
 class EpisodeOut(BaseModel):
@@ -79,7 +80,7 @@ class EpisodeOut(BaseModel):
 class EpisodeDetail(EpisodeOut):
     evidence: list[EvidenceStepOut]
     audit: list[AuditOut]
-    record: dict
+    record: EpisodeRecord
 
 
 class ReasonOut(BaseModel):

@@ -166,7 +166,7 @@ def tickets_csv(session: Session, since: date, until: date) -> str:
                 e.vehicle_class,
                 e.plate,
                 _iso(e.violation_at),
-                len((e.record or {}).get("warnings", [])),
+                len(e.snapshot.warnings),
             ]
             for e in episodes
         ),
@@ -208,7 +208,7 @@ def dissuasions_csv(session: Session, since: date, until: date) -> str:
                 e.zone_name,
                 e.vehicle_class,
                 e.plate,
-                len((e.record or {}).get("warnings", [])),
+                len(e.snapshot.warnings),
             ]
             for e in episodes
         ),

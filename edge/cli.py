@@ -4,11 +4,14 @@ defaults that `make demo` starts)."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mqtt.payloads import EpisodeRecord
 
 log = logging.getLogger(__name__)
 
@@ -128,36 +131,38 @@ def _reload_on_sighup(node, config_path: Path) -> None:  # noqa: ANN001 - EdgeNo
         signal.signal(signal.SIGHUP, on_sighup)
 
 
-def _describe_step(record: dict) -> str:
+def _describe_step(record: EpisodeRecord) -> str:
     """One transition for a person: a stop is dated from when the vehicle stood still, not
     from when the node became sure of it."""
-    if record["event"] == "stopped":
-        return f"stopped @{record['stopped_at']:.1f}s"
-    number = f" #{record['warning']}" if "warning" in record else ""
-    return f"{record['event']}{number} @{record['time']:.1f}s"
+    if record.event == "stopped":
+        return f"stopped @{record.stopped_at:.1f}s"
+    number = f" #{record.warning}" if record.warning else ""
+    return f"{record.event}{number} @{record.time:.1f}s"
 
 
 def summarise(log_path: Path, evidence_dir: Path, announcements: Path | None = None) -> int:
     """Print each episode's transitions from the log: what an operator checks after a run."""
-    records = [json.loads(line) for line in log_path.read_text().splitlines() if line]
-    by_episode: dict[str, list[dict]] = {}
+    from edge.sinks import read_episode_log
+
+    records = read_episode_log(log_path)
+    by_episode: dict[str, list[EpisodeRecord]] = {}
     for record in records:
-        by_episode.setdefault(record["episode_id"], []).append(record)
+        by_episode.setdefault(record.episode_id, []).append(record)
     print(f"\nEpisode log: {log_path}  evidence: {evidence_dir}")
     for n, (episode_id, steps) in enumerate(by_episode.items(), 1):
         first = steps[0]
         chain = " → ".join(_describe_step(r) for r in steps)
-        print(f"  {n}. {first['vehicle_class']} in {first['zone_id']} ({episode_id[:8]}): {chain}")
+        print(f"  {n}. {first.vehicle_class} in {first.zone_id} ({episode_id[:8]}): {chain}")
     if announcements is not None and announcements.is_dir():
         print(f"\nAnnouncements (WAV files in {announcements}):")
         said = {  # "<episode8>-w<n>", as the WAV output names its files -> the words
-            f"{r['episode_id'][:8]}-w{r['warning']}": r["warnings"][-1]["announcement"]["text"]
+            f"{r.episode_id[:8]}-w{r.warning}": r.warnings[-1].announcement.text
             for r in records
-            if r["event"] == "warned" and "announcement" in r["warnings"][-1]
+            if r.event == "warned" and r.warnings[-1].announcement is not None
         }
         for wav in sorted(announcements.glob("*.wav")):
             print(f"  {wav.name}: {said.get(wav.stem.split('-', 1)[-1], '?')}")
-    outcomes = Counter(r["event"] for r in records)
+    outcomes = Counter(str(r.event) for r in records)
     expired = f"  Expired: {outcomes['expired']}" if outcomes["expired"] else ""
     print(f"\nViolations: {outcomes['violation']}  Dissuaded: {outcomes['dissuaded']}{expired}")
     return 0

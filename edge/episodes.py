@@ -11,8 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 import numpy as np
 
@@ -22,19 +20,9 @@ from edge.stillness import StillnessTracker, TrackHistory
 from edge.zones import Zone
 from models.coco import CLASS_ID, COCO_CLASSES, VEHICLE_CLASSES
 from models.detections import Detections
+from mqtt.payloads import EpisodeRecord, Transition, WarningRecord
 
 _VEHICLE_IDS = np.array(sorted(CLASS_ID[c] for c in VEHICLE_CLASSES), np.int32)
-
-
-class Transition(StrEnum):
-    """The episode transitions of the contract (design.md)."""
-
-    STOPPED = "stopped"
-    WARNED = "warned"
-    DISSUADED = "dissuaded"
-    CLEARED = "cleared"
-    VIOLATION = "violation"
-    EXPIRED = "expired"  # the zone's schedule ended with the vehicle still there
 
 
 @dataclass
@@ -49,7 +37,7 @@ class Episode:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     box: np.ndarray | None = None
     track_ids: list[int] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[WarningRecord] = field(default_factory=list)
     violation_at: float | None = None
     ended_at: float | None = None
     outcome: Transition | None = None
@@ -84,26 +72,38 @@ class Episode:
         previous = self.step_marks[-1] if self.step_marks else 0.0
         return previous + gaps[self.steps_done]
 
-    def snapshot(self) -> dict[str, Any]:
-        """The full current state: each message is self-contained, never a diff."""
-        return {
-            "episode_id": self.id,
-            "zone_id": self.zone.id,
-            "zone_name": self.zone.config.name or self.zone.id,
-            "vehicle_class": self.vehicle_class,
-            "box": _box_list(self.box if self.box is not None else self.anchor),
-            "anchor": _box_list(self.anchor),
-            "stopped_at": round(self.stopped_at, 3),
-            "warnings": list(self.warnings),
-            "violation_at": self.violation_at,
-            "ended_at": self.ended_at,
-            "outcome": str(self.outcome) if self.outcome else None,
-            "track_ids": list(self.track_ids),
-            "suspended_s": round(self.suspended_s, 3),
-            "cooldown_of": self.cooldown_of,
-            "plate": self.plate,
-            "evidence": list(self.evidence),
-        }
+    def record(
+        self,
+        event: EpisodeEvent,
+        node_id: str,
+        camera_id: str,
+        occurred_at: datetime | None = None,
+    ) -> EpisodeRecord:
+        """The full current state at `event`: each message is self-contained, never a diff."""
+        return EpisodeRecord(
+            node_id=node_id,
+            camera_id=camera_id,
+            event=event.transition,
+            time=round(event.timestamp, 3),
+            occurred_at=occurred_at,
+            warning=event.warning_number,
+            episode_id=self.id,
+            zone_id=self.zone.id,
+            zone_name=self.zone.config.name or self.zone.id,
+            vehicle_class=self.vehicle_class,
+            box=_box_list(self.box if self.box is not None else self.anchor),
+            anchor=_box_list(self.anchor),
+            stopped_at=round(self.stopped_at, 3),
+            warnings=list(self.warnings),
+            violation_at=self.violation_at,
+            ended_at=self.ended_at,
+            outcome=self.outcome,
+            track_ids=list(self.track_ids),
+            suspended_s=round(self.suspended_s, 3),
+            cooldown_of=self.cooldown_of,
+            plate=self.plate,
+            evidence=list(self.evidence),
+        )
 
 
 @dataclass(frozen=True)
@@ -371,7 +371,9 @@ class EpisodeBook:
                 continue
             episode.step_marks.append(episode.ladder_elapsed(timestamp))
             if len(episode.warnings) < 2:
-                episode.warnings.append({"n": len(episode.warnings) + 1, "at": round(timestamp, 3)})
+                episode.warnings.append(
+                    WarningRecord(n=len(episode.warnings) + 1, at=round(timestamp, 3))
+                )
                 events.append(EpisodeEvent(Transition.WARNED, episode, timestamp))
             else:
                 episode.violation_at = round(timestamp, 3)

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from edge.config import LadderPolicy
-from edge.episodes import ClosedEpisode, Episode, EpisodeBook, Transition
+from edge.episodes import ClosedEpisode, Episode, EpisodeBook
 from edge.zones import Zone
+from mqtt.payloads import Transition, WarningRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS camera_state (
@@ -100,6 +101,8 @@ def _episode_dict(episode: Episode) -> dict[str, Any]:
         value = getattr(episode, item.name)
         if item.name in _ARRAYS:
             value = None if value is None else [float(v) for v in value]
+        elif item.name == "warnings":
+            value = [w.model_dump(mode="json") for w in value]
         elif isinstance(value, Transition):
             value = str(value)
         data[item.name] = value
@@ -115,6 +118,7 @@ def _episode_from(data: dict[str, Any], zone: Zone, now: float) -> Episode:
             values[name] = np.array(values[name], np.float32)
     if values.get("outcome"):
         values["outcome"] = Transition(values["outcome"])
+    values["warnings"] = [WarningRecord.model_validate(w) for w in values.get("warnings", [])]
     values.update(track_id=-1, last_seen=now, _last_update=now, awaiting_sighting=True)
     return Episode(zone=zone, policy=LadderPolicy(**data["policy"]), **values)
 

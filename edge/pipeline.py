@@ -10,8 +10,8 @@ import time
 import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from announcer.messages import WarningStep
 from announcer.service import Announcement, Announcer
 from cameras.frames import Frame
 from edge.config import CameraConfig, SiteConfig
-from edge.episodes import EpisodeBook, EpisodeEvent, Transition
+from edge.episodes import Episode, EpisodeBook, EpisodeEvent
 from edge.evidence import EvidenceStore
 from edge.motion import MotionGate
 from edge.persistence import EpisodeStore, restore_book
@@ -28,6 +28,7 @@ from edge.sinks import EpisodeSink
 from edge.tracking import ByteTracker, Tracker
 from edge.zones import Zone
 from models.detections import Detections
+from mqtt.payloads import AnnouncementRecord, EpisodeRecord, Transition
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class CameraPipeline:
         self.last_timestamp: float | None = None
         # Playback results arrive from the announcer's thread; they are applied to the
         # episodes here, on the camera's thread, so a record is never read while it changes.
-        self._played: queue.SimpleQueue[tuple[dict[str, Any], Announcement]] = queue.SimpleQueue()
+        self._played: queue.SimpleQueue[tuple[Episode, int, Announcement]] = queue.SimpleQueue()
         if tracker is None:
             with warnings.catch_warnings():  # sv.ByteTrack's move to `trackers`; pinned < 0.31
                 warnings.simplefilter("ignore", FutureWarning)
@@ -116,9 +117,12 @@ class CameraPipeline:
 
     def moment(self, timestamp: float) -> datetime:
         """Local wall time of a frame, for zone schedules."""
-        if timestamp >= _EPOCH_2001:
-            return datetime.fromtimestamp(timestamp)
-        return datetime.fromtimestamp(self._wall_start + timestamp)
+        return datetime.fromtimestamp(self._epoch(timestamp))
+
+    def _epoch(self, timestamp: float) -> float:
+        """A frame's time as seconds since the epoch: live cameras stamp the wall clock,
+        files and scenes count from their start (which the node saw at `wall_start`)."""
+        return timestamp if timestamp >= _EPOCH_2001 else self._wall_start + timestamp
 
     def detect(self, image: np.ndarray) -> Detections:
         started = time.perf_counter()
@@ -201,13 +205,13 @@ class CameraPipeline:
             )
             episode.evidence.extend(saved)
             if event.warning_number:
-                episode.warnings[-1]["evidence"] = saved
+                episode.warnings[-1] = episode.warnings[-1].model_copy(update={"evidence": saved})
 
     def _announce(self, event: EpisodeEvent, moment: datetime) -> None:
         """Hand the warning to the announcer; the ladder never waits for the speaker."""
         if self.announcer is None or event.warning_number is None:
             return
-        episode, warning = event.episode, event.episode.warnings[-1]
+        episode, number = event.episode, event.warning_number
         step = WarningStep(
             episode_id=episode.id,
             zone_id=episode.zone.id,
@@ -220,25 +224,26 @@ class CameraPipeline:
             camera_id=self.camera.id,
         )
         announcement = self.announcer.announce(
-            step, moment, on_done=lambda done: self._played.put((warning, done))
+            step, moment, on_done=lambda done: self._played.put((episode, number, done))
         )
-        warning["announcement"] = announcement.record()
+        _note_announcement(episode, number, announcement)
 
     def apply_playback_results(self) -> None:
         """Write finished announcements (played, failed, refused) into their warnings."""
         while True:
             try:
-                warning, announcement = self._played.get_nowait()
+                episode, number, announcement = self._played.get_nowait()
             except queue.Empty:
                 return
-            warning["announcement"] = announcement.record()
+            _note_announcement(episode, number, announcement)
 
-    def record(self, event: EpisodeEvent) -> dict[str, Any]:
-        return {
-            "event": str(event.transition),
-            "time": round(event.timestamp, 3),
-            "node_id": self.site.node_id,
-            "camera_id": self.camera.id,
-            **({"warning": event.warning_number} if event.warning_number else {}),
-            **event.episode.snapshot(),
-        }
+    def record(self, event: EpisodeEvent) -> EpisodeRecord:
+        occurred = datetime.fromtimestamp(self._epoch(event.timestamp), UTC)
+        return event.episode.record(event, self.site.node_id, self.camera.id, occurred)
+
+
+def _note_announcement(episode: Episode, number: int, announcement: Announcement) -> None:
+    """What became of warning `number`'s announcement, in the episode's record of it."""
+    done = AnnouncementRecord.model_validate(announcement.record())
+    warning = episode.warnings[number - 1]
+    episode.warnings[number - 1] = warning.model_copy(update={"announcement": done})

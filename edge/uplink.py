@@ -15,7 +15,7 @@ from typing import Any
 from edge.config import SiteConfig
 from edge.sinks import EpisodeSink, close_if_closable
 from mqtt.client import MqttEpisodeSink, NodeLink
-from mqtt.payloads import Command
+from mqtt.payloads import Command, EpisodeRecord
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class TeeSink:
     def __init__(self, *sinks: EpisodeSink) -> None:
         self.sinks = sinks
 
-    def publish(self, record: dict[str, Any]) -> None:
+    def publish(self, record: EpisodeRecord) -> None:
         for sink in self.sinks:
             sink.publish(record)
 

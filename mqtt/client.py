@@ -59,11 +59,12 @@ from mqtt.payloads import (
     CameraHealth,
     Command,
     CommandAck,
+    Episode,
+    EpisodeRecord,
     Evidence,
     Health,
     Receipt,
     Status,
-    episode_payload_from_record,
     utc_now,
 )
 from mqtt.receive import Rejected, validate_message
@@ -220,14 +221,14 @@ class NodeLink:
             return self._changed.wait_for(lambda: self.outbox.depth == 0, timeout)
 
     # -- publishing -------------------------------------------------------------------------
-    def publish_episode(self, record: dict[str, Any]) -> str | None:
-        """Queue one edge episode record (edge/pipeline.py). Returns the message id.
-        Raises OutboxFull, or pydantic's ValidationError for a record off the contract."""
-        camera = str(record.get("camera_id", ""))
-        topic = topics.episode_topic(self.node_id, camera)
+    def publish_episode(self, record: EpisodeRecord) -> str | None:
+        """Queue one episode record, as this node's. Returns the message id. Raises
+        OutboxFull, or pydantic's ValidationError for a record off the contract."""
+        topic = topics.episode_topic(self.node_id, record.camera_id)
+        own = record.model_copy(update={"node_id": self.node_id})
 
         def build(seq: int) -> Message:
-            payload = episode_payload_from_record({**record, "node_id": self.node_id}, seq=seq)
+            payload = Episode.from_record(own, seq=seq)
             return Message("episode", topic, payload.to_json(), str(payload.id), _json_props())
 
         return self._enqueue("episode", build)
@@ -541,24 +542,23 @@ class MqttEpisodeSink:
         self._sent: set[str] = set()
         self._lock = threading.Lock()  # cameras share the sink
 
-    def publish(self, record: dict[str, Any]) -> None:
-        camera = str(record.get("camera_id", ""))
+    def publish(self, record: EpisodeRecord) -> None:
         try:
             if self.evidence_root is not None:
-                for reference in record.get("evidence") or []:
-                    self._send_evidence(camera, str(reference))
+                for reference in record.evidence:
+                    self._send_evidence(record.camera_id, reference)
             self.link.publish_episode(record)
         except OutboxFull as exc:
             self.refused += 1
-            log.error("episode %s not sent: %s", record.get("episode_id"), exc)
+            log.error("episode %s not sent: %s", record.episode_id, exc)
         except (ValidationError, topics.TopicError) as exc:
             self.invalid += 1
             log.error("episode record off the contract, not sent: %s", exc)
         # Nothing more is captured for an episode after its violation (its ladder is done, and
         # its end sends no record) or its end: forget what was sent for it, or a node running
         # for months keeps every violation's pictures in this set.
-        if record.get("ended_at") is not None or record.get("event") == "violation":
-            prefix = f"{record.get('episode_id')}/"
+        if record.ended:
+            prefix = f"{record.episode_id}/"
             with self._lock:
                 self._sent = {ref for ref in self._sent if not ref.startswith(prefix)}
 

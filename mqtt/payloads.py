@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
@@ -92,7 +93,17 @@ def _check_text(value: str, where: str) -> None:
         raise NotStorable(f"{where or 'text'}: not valid UTF-8 (lone surrogate)") from None
 
 
-Transition = Literal["stopped", "warned", "dissuaded", "cleared", "expired", "violation"]
+class Transition(StrEnum):
+    """The episode transitions of the contract (design.md, "The parking episode")."""
+
+    STOPPED = "stopped"
+    WARNED = "warned"
+    DISSUADED = "dissuaded"  # left after a warning: the success the node exists for
+    CLEARED = "cleared"  # left before any warning
+    EXPIRED = "expired"  # the zone's schedule ended with the vehicle still there
+    VIOLATION = "violation"
+
+
 Outcome = Literal["dissuaded", "cleared", "expired", "violation"]
 CommandVerb = Literal["reload", "mute", "announce-test"]
 COMMAND_VERBS: tuple[str, ...] = ("reload", "mute", "announce-test")
@@ -216,25 +227,47 @@ class Status(NodePayload):
 
 
 # -- episode ----------------------------------------------------------------------------------
-class WarningStep(BaseModel):
-    """One rung of the warning ladder as edge/episodes.py records it."""
+# An evidence picture as an episode refers to it: "<episode-id>/<file name>".
+EvidenceReference = Annotated[str, Field(pattern=r"^[\w-]{1,64}/[\w.-]{1,128}$")]
+
+
+class AnnouncementRecord(BaseModel):
+    """What became of one spoken warning (announcer.service `Announcement.record()`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    clip: str = Field(title="Clip file", max_length=200)
+    text: str = Field(title="Words spoken", max_length=2000)
+    status: str = Field(
+        title="Status", max_length=32, description="queued, played, failed, muted, covered..."
+    )
+    volume: float = Field(1.0, ge=0, le=1, title="Volume")
+    reason: str = Field("", title="Why (a refusal or a quieter volume)", max_length=500)
+    played_at: UtcDatetime | None = Field(None, title="Played at (UTC)")
+    errors: list[str] = Field(default_factory=list, title="Speaker errors")
+
+
+class WarningRecord(BaseModel):
+    """One rung of the warning ladder: when, its pictures, what was said."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     n: int = Field(ge=1, title="Warning number")
     at: float = Field(ge=0, title="At", description="Camera clock seconds.")
-    evidence: list[str] = Field(default_factory=list, title="Evidence references")
-    announcement: dict[str, Any] | None = Field(None, title="Announcement played, if any")
+    evidence: list[EvidenceReference] = Field(default_factory=list, title="Evidence references")
+    announcement: AnnouncementRecord | None = Field(None, title="Announcement, if any")
 
 
-class Episode(NodePayload):
+class EpisodeRecord(BaseModel):
     """One episode transition: the full current state of the episode, never a diff.
 
-    Field names follow the edge's JSON-lines record (edge/pipeline.py `record`), so a record
-    becomes a payload by adding the envelope (`episode_payload_from_record`)."""
+    The one value an episode is from the camera to the officer's page: the edge makes it
+    (edge/pipeline.py), sinks write it (the JSON-lines log, the outbox), the contract carries
+    it inside the envelope (`Episode`), the centre stores and renders it."""
 
-    SCHEMA_NAME: ClassVar[str] = "roadguard.episode"
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
+    node_id: Segment = Field(title="Node id", description="The edge node that sent it.")
     camera_id: Segment = Field(title="Camera id")
     event: Transition = Field(title="Transition")
     time: float = Field(ge=0, title="Time", description="Camera clock seconds of the event.")
@@ -249,7 +282,7 @@ class Episode(NodePayload):
     box: Box = Field(title="Box", description="x1, y1, x2, y2 in pixels.")
     anchor: Box = Field(title="Anchor box", description="The box when the vehicle stopped.")
     stopped_at: float = Field(ge=0, title="Stopped at (camera seconds)")
-    warnings: list[WarningStep] = Field(default_factory=list, title="Warnings")
+    warnings: list[WarningRecord] = Field(default_factory=list, title="Warnings")
     violation_at: float | None = Field(None, title="Violation at (camera seconds)")
     ended_at: float | None = Field(None, title="Ended at (camera seconds)")
     outcome: Outcome | None = Field(None, title="Outcome")
@@ -257,18 +290,32 @@ class Episode(NodePayload):
     suspended_s: float = Field(0.0, ge=0, title="Seconds suspended (congestion)")
     cooldown_of: str | None = Field(None, title="Episode this one is a cooldown repeat of")
     plate: str | None = Field(None, title="Plate, if read", max_length=32)
-    evidence: list[str] = Field(default_factory=list, title="Evidence references")
+    evidence: list[EvidenceReference] = Field(default_factory=list, title="Evidence references")
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more is captured for it: its vehicle left, or its ladder is done."""
+        return self.ended_at is not None or self.event == Transition.VIOLATION
 
 
-def episode_payload_from_record(
-    record: dict[str, Any], *, seq: int, sent_at: datetime | None = None
-) -> Episode:
-    """Wrap one edge record (edge/pipeline.py) in the envelope. Raises pydantic's
-    ValidationError when the record does not fit the contract: better at the source than at
-    the centre."""
-    fields = {k: v for k, v in record.items() if k not in ("schema", "id", "seq", "sent_at")}
-    extra = {"sent_at": sent_at} if sent_at is not None else {}
-    return Episode.build(seq=seq, **extra, **fields)
+class Episode(NodePayload, EpisodeRecord):
+    """An `EpisodeRecord` in the envelope: what travels on `.../<camera>/episode`."""
+
+    SCHEMA_NAME: ClassVar[str] = "roadguard.episode"
+
+    @classmethod
+    def from_record(
+        cls, record: EpisodeRecord, *, seq: int, sent_at: datetime | None = None
+    ) -> Episode:
+        """Wrap one record in the envelope. Raises pydantic's ValidationError when the
+        record does not fit the contract (an unstorable value): better at the source than
+        at the centre."""
+        extra = {"sent_at": sent_at} if sent_at is not None else {}
+        return cls.build(seq=seq, **extra, **record.model_dump())
+
+    def record(self) -> EpisodeRecord:
+        """The record inside the envelope."""
+        return EpisodeRecord.model_validate(self.model_dump())
 
 
 # -- evidence ---------------------------------------------------------------------------------

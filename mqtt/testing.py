@@ -26,7 +26,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt import topics
-from mqtt.payloads import Command, Episode, Evidence, Receipt, Status
+from mqtt.payloads import (
+    Command,
+    Episode,
+    EpisodeRecord,
+    Evidence,
+    Receipt,
+    Status,
+    Transition,
+)
 from mqtt.receive import Received, Receiver
 
 log = logging.getLogger(__name__)
@@ -194,30 +202,22 @@ class LinkCut:
             self._server.close()
 
 
-def numbered_record(index: int, node_id: str, camera_id: str = "cam-1") -> dict[str, Any]:
-    """An edge-shaped episode record whose `track_ids` carries `index`."""
-    return {
-        "event": "stopped",
-        "time": round(index * 0.1, 3),
-        "node_id": node_id,
-        "camera_id": camera_id,
-        "episode_id": f"ep-{index:06d}",
-        "zone_id": "school-gate",
-        "zone_name": "School gate",
-        "vehicle_class": "car",
-        "box": [10.0, 20.0, 110.0, 90.0],
-        "anchor": [10.0, 20.0, 110.0, 90.0],
-        "stopped_at": 1.0,
-        "warnings": [],
-        "violation_at": None,
-        "ended_at": None,
-        "outcome": None,
-        "track_ids": [index],
-        "suspended_s": 0.0,
-        "cooldown_of": None,
-        "plate": None,
-        "evidence": [],
-    }
+def numbered_record(index: int, node_id: str, camera_id: str = "cam-1") -> EpisodeRecord:
+    """A `stopped` episode record whose `track_ids` carries `index`."""
+    return EpisodeRecord(
+        event=Transition.STOPPED,
+        time=round(index * 0.1, 3),
+        node_id=node_id,
+        camera_id=camera_id,
+        episode_id=f"ep-{index:06d}",
+        zone_id="school-gate",
+        zone_name="School gate",
+        vehicle_class="car",
+        box=[10.0, 20.0, 110.0, 90.0],
+        anchor=[10.0, 20.0, 110.0, 90.0],
+        stopped_at=1.0,
+        track_ids=[index],
+    )
 
 
 def evidence_bytes(index: int) -> bytes:

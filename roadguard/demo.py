@@ -152,17 +152,16 @@ def _start_centre(out: Path, broker: Any, web_port: int) -> tuple[Any, Any, str,
 
 
 def _show_centre(centre: Any, consumer: Any, url: str, out: Path, serve: bool) -> int:
-    import json
-
     from central.models import Episode
+    from edge.sinks import read_episode_log
 
-    records = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    records = read_episode_log(out / "episodes.jsonl")
     expected = len(records)
     arrived = consumer.wait_until(
         lambda counts: counts["episode:applied"] + counts["episode:duplicate"] >= expected,
         timeout=60,
     )
-    violations = [r["episode_id"] for r in records if r["event"] == "violation"]
+    violations = [r.episode_id for r in records if r.event == "violation"]
     with centre.db.session() as session:
         states = {e.id: e.state for e in session.query(Episode).all()}
     print(f"\nCentre: {len(states)} episode(s) ingested{'' if arrived else ' (still arriving)'}")

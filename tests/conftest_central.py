@@ -114,9 +114,9 @@ def episode_payload(
             "at": 13.4 + 120 * (n - 1),
             "evidence": [f"{episode_id}/warning{n}-frame.jpg", f"{episode_id}/warning{n}-crop.jpg"],
             "announcement": {
-                "text": f"Warning {n}: no parking at the school gate.",
-                "played": True,
                 "clip": f"warning{n}.wav",
+                "text": f"Warning {n}: no parking at the school gate.",
+                "status": "played",
             },
         }
         for n in range(1, warnings + 1)

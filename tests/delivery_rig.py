@@ -236,7 +236,9 @@ class DeliveryRig:
         from mqtt.testing import numbered_record
 
         self._probes += 1
-        record = {**numbered_record(self._probes, PROBE), "episode_id": f"probe-{self._probes}"}
+        record = numbered_record(self._probes, PROBE).model_copy(
+            update={"episode_id": f"probe-{self._probes}"}
+        )
         self._probe.publish_episode(record)
         wanted = self._probes
         wait_for(

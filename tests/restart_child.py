@@ -16,6 +16,7 @@ import numpy as np
 from cameras.frames import Frame
 from edge.persistence import EpisodeStore
 from edge.pipeline import CameraPipeline
+from mqtt.payloads import EpisodeRecord
 from tests.test_pipeline import frame_with_car, make_pipeline
 
 EPOCH = 1_795_000_000.0  # frame times are wall-clock seconds, as a live camera gives them
@@ -25,9 +26,9 @@ class PrintSink:
     def __init__(self, hang_after: str | None) -> None:
         self.hang_after = hang_after
 
-    def publish(self, record: dict) -> None:
-        print(json.dumps(record), flush=True)
-        if record["event"] == self.hang_after:
+    def publish(self, record: EpisodeRecord) -> None:
+        print(record.model_dump_json(), flush=True)
+        if record.event == self.hang_after:
             threading.Event().wait()  # hung: only SIGKILL ends this process
 
 

@@ -24,6 +24,7 @@ from edge.config_loader import parse_site_config
 from edge.node import EdgeNode
 from edge.sinks import MemorySink
 from mqtt.broker import free_port
+from mqtt.payloads import EpisodeRecord
 
 DEBIAN_PYTHON = "/usr/bin/python3"  # has PyGObject and GStreamer's RTSP server bindings
 
@@ -79,12 +80,12 @@ def campus_site(source: str, out: Path):
 
 
 def chains_by_zone(sink: MemorySink) -> dict[str, list[list[str]]]:
-    by_episode: dict[str, list[dict]] = defaultdict(list)
+    by_episode: dict[str, list[EpisodeRecord]] = defaultdict(list)
     for record in sink.records:
-        by_episode[record["episode_id"]].append(record)
+        by_episode[record.episode_id].append(record)
     zones: dict[str, list[list[str]]] = defaultdict(list)
     for records in by_episode.values():
-        zones[records[0]["zone_id"]].append([r["event"] for r in records])
+        zones[records[0].zone_id].append([r.event for r in records])
     return dict(zones)
 
 
@@ -186,7 +187,7 @@ def test_the_node_on_a_real_rtsp_stream_survives_the_server_dying(rtsp, detector
     sink = MemorySink()
     node = EdgeNode(campus_site(rtsp.url, tmp_path), detector, sink)
     with RunningNode(node):
-        wait_until(lambda: "violation" in [r["event"] for r in sink.records], 90, "the violation")
+        wait_until(lambda: "violation" in [r.event for r in sink.records], 90, "the violation")
         assert camera_health(node)["state"] == "live"
         rtsp.kill()
         wait_until(lambda: camera_health(node)["state"] == "lost", 30, "the stream to be lost")
@@ -215,7 +216,7 @@ def test_the_node_on_an_mjpeg_http_camera_reconnects_after_it_goes_away(mjpeg, d
     sink = MemorySink()
     node = EdgeNode(campus_site(mjpeg.url, tmp_path), detector, sink)
     with RunningNode(node):
-        wait_until(lambda: "warned" in [r["event"] for r in sink.records], 60, "a warning")
+        wait_until(lambda: "warned" in [r.event for r in sink.records], 60, "a warning")
         assert camera_health(node)["state"] == "live"
         mjpeg.kill()
         wait_until(lambda: camera_health(node)["state"] == "lost", 30, "the stream lost")

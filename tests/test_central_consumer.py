@@ -10,15 +10,12 @@ from sqlalchemy import select
 from central.config import MqttConfig as CentralMqtt
 from central.consumer import EpisodeConsumer
 from central.models import Episode, Evidence, Node
+from mqtt.payloads import EpisodeRecord
 from tests.conftest_central import episode_payload, jpeg, open_centre
 
 
-def _record(event: str, episode_id: str, warnings: int) -> dict:
-    payload = episode_payload(event, episode_id, warnings=warnings)
-    document = payload.model_dump(mode="json", by_alias=True)
-    for envelope in ("schema", "id", "seq", "sent_at"):
-        document.pop(envelope)
-    return document
+def _record(event: str, episode_id: str, warnings: int) -> EpisodeRecord:
+    return episode_payload(event, episode_id, warnings=warnings).record()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -57,7 +57,8 @@ MESSAGE = st.one_of(GOOD.map(lambda d: ("good", d)), BAD.map(lambda d: ("bad", d
 
 
 def _document(node: str, n: int, fields: dict) -> dict:
-    record = {**numbered_record(n, node), "episode_id": f"{node}-{n}", "seq": n, **fields}
+    wire = numbered_record(n, node).model_dump(mode="json")
+    record = {**wire, "episode_id": f"{node}-{n}", "seq": n, **fields}
     return {"schema": "roadguard.episode/1", "id": str(new_id()), **record}
 
 

@@ -55,7 +55,11 @@ def test_a_node_cannot_take_another_identity_or_episode(tmp_path: Path) -> None:
     rig = DeliveryRig(tmp_path).start()
     try:
         gate_b = Session(rig.broker.port, "gate-b", "roadguard-gate-b")
-        own = {**numbered_record(1, "gate-b"), "episode_id": "ep-of-b", "plate": "京A12345"}
+        own = {
+            **numbered_record(1, "gate-b").model_dump(mode="json"),
+            "episode_id": "ep-of-b",
+            "plate": "京A12345",
+        }
         gate_b.publish_episode("gate-b", own)
         wait_for(lambda: rig.centre.episodes("gate-b") == 1, 30, "gate-b's episode")
 
@@ -70,7 +74,11 @@ def test_a_node_cannot_take_another_identity_or_episode(tmp_path: Path) -> None:
         rig.wait_consuming()  # the centre still consumes: its session was not taken
         assert rig.centre.process is not None and rig.centre.process.poll() is None
 
-        forged = {**numbered_record(2, "gate-a"), "episode_id": "ep-of-b", "plate": "假A00000"}
+        forged = {
+            **numbered_record(2, "gate-a").model_dump(mode="json"),
+            "episode_id": "ep-of-b",
+            "plate": "假A00000",
+        }
         # both intruders became client "gate-a": the second pushed the first off, its own session
         intruders[-1].publish_episode("gate-a", {**forged, "event": "dissuaded"})
         wait_for(

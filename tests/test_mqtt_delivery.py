@@ -205,7 +205,7 @@ def test_acl_keeps_a_node_under_its_own_prefix(tmp_path: Path) -> None:
         assert link.wait_connected(10)
         # node-a's own client, in order: a forged node-b episode, then its own episode
         forged = Episode.model_validate(
-            {"schema": "roadguard.episode/1", "seq": 1, **numbered_record(7, "node-b")}
+            {"schema": "roadguard.episode/1", "seq": 1, **numbered_record(7, "node-b").model_dump()}
         )
         link._client.publish(topics.episode_topic("node-b", "cam-1"), forged.to_json(), qos=1)
         link.publish_episode(numbered_record(8, "node-a"))
@@ -259,11 +259,14 @@ def test_episode_sink_sends_each_evidence_file_once(broker: Broker, tmp_path: Pa
     link = _link(broker, tmp_path)
     link.start()
     sink = MqttEpisodeSink(link, evidence_root=root)
-    first = {**numbered_record(1, NODE), "event": "warned", "evidence": list(files)[:1]}
-    second = {**numbered_record(1, NODE), "event": "warned", "evidence": list(files)}
+    first = numbered_record(1, NODE).model_copy(
+        update={"event": "warned", "evidence": list(files)[:1]}
+    )
+    second = first.model_copy(update={"evidence": list(files)})
     sink.publish(first)
     sink.publish(second)
-    sink.publish({**second, "event": "teleported"})  # off the contract: counted, not raised
+    # off the contract (built without validation, as a bug would): counted, not raised
+    sink.publish(second.model_copy(update={"event": "teleported"}))
     assert sink.invalid == 1
     assert collector.wait_for(lambda c: c.count(Episode) >= 2 and c.count(Evidence) >= 2, 20)
     assert link.wait_drained(10)
@@ -292,8 +295,9 @@ def test_episode_sink_forgets_an_episode_once_its_ladder_is_done(
         refs = [f"ep-{n:06d}/warning1-frame.jpg", f"ep-{n:06d}/violation-frame.jpg"]
         for k, reference in enumerate(refs):
             (root / reference).write_bytes(evidence_bytes(2 * n + k))
-        sink.publish({**numbered_record(n, NODE), "event": "warned", "evidence": refs[:1]})
-        sink.publish({**numbered_record(n, NODE), "event": "violation", "evidence": refs})
+        warned = numbered_record(n, NODE).model_copy(update={"event": "warned"})
+        sink.publish(warned.model_copy(update={"evidence": refs[:1]}))
+        sink.publish(warned.model_copy(update={"event": "violation", "evidence": refs}))
     assert collector.wait_for(lambda c: c.count(Evidence) >= 2 * episodes, 20)
     assert collector.count(Evidence) == 2 * episodes  # each picture once
     assert sink.remembered == 0

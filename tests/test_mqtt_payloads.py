@@ -9,16 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from mqtt import topics
-from mqtt.payloads import (
-    PAYLOAD_TYPES,
-    Episode,
-    Status,
-    episode_payload_from_record,
-)
+from mqtt.payloads import PAYLOAD_TYPES, Episode, EpisodeRecord, Status
 from mqtt.schema_files import SCHEMA_DIR, schema_documents, stale_schemas
 
 # What edge/pipeline.py emits for a first warning (demo-output/episodes.jsonl).
-RECORD = {
+WIRE = {
     "event": "warned", "time": 13.4, "node_id": "demo-node", "camera_id": "kerb-cam",
     "warning": 1, "episode_id": "9b7ea3eb-3a22-4f1b-859c-57387b14f814",
     "zone_id": "school-gate", "zone_name": "School gate", "vehicle_class": "car",
@@ -27,33 +22,37 @@ RECORD = {
     "warnings": [{"n": 1, "at": 13.4, "evidence": [
         "9b7ea3eb-3a22-4f1b-859c-57387b14f814/warning1-frame.jpg",
         "9b7ea3eb-3a22-4f1b-859c-57387b14f814/warning1-crop.jpg"],
-        "announcement": {"text": "Please move on", "played": True}}],
+        "announcement": {"clip": "3f2a.wav", "text": "Please move on", "status": "played",
+                         "volume": 1.0, "reason": "", "played_at": "2026-12-03T08:00:01.500000Z",
+                         "errors": []}}],
     "violation_at": None, "ended_at": None, "outcome": None, "track_ids": [2],
     "suspended_s": 0.0, "cooldown_of": None, "plate": None,
     "evidence": ["9b7ea3eb-3a22-4f1b-859c-57387b14f814/warning1-frame.jpg",
                  "9b7ea3eb-3a22-4f1b-859c-57387b14f814/warning1-crop.jpg"],
 }  # fmt: skip
+RECORD = EpisodeRecord.model_validate(WIRE)
 
 
 def test_episode_record_round_trips() -> None:
-    payload = episode_payload_from_record(RECORD, seq=7)
+    payload = Episode.from_record(RECORD, seq=7)
     wire = json.loads(payload.to_json())
     assert wire["schema"] == "roadguard.episode/1" and wire["seq"] == 7
     assert wire["sent_at"].endswith("Z")
     assert payload.id.version == 7
-    for key, value in RECORD.items():
+    for key, value in WIRE.items():
         assert wire[key] == value, key
     assert Episode.model_validate(wire) == payload
+    assert payload.record() == RECORD
 
 
 def test_ids_are_time_ordered_uuid7() -> None:
-    ids = [episode_payload_from_record(RECORD, seq=i).id for i in range(50)]
+    ids = [Episode.from_record(RECORD, seq=i).id for i in range(50)]
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids)
 
 
 def test_unknown_fields_are_ignored_unknown_major_is_not() -> None:
-    wire = json.loads(episode_payload_from_record(RECORD, seq=1).to_json())
+    wire = json.loads(Episode.from_record(RECORD, seq=1).to_json())
     assert Episode.model_validate({**wire, "added_in_1_3": {"x": 1}}).seq == 1
     with pytest.raises(ValidationError, match="unknown major version 2"):
         Episode.model_validate({**wire, "schema": "roadguard.episode/2"})
@@ -78,9 +77,12 @@ def test_timestamps_are_utc_and_never_naive() -> None:
 
 def test_record_off_the_contract_is_refused_at_the_source() -> None:
     with pytest.raises(ValidationError):
-        episode_payload_from_record({**RECORD, "event": "teleported"}, seq=1)
+        EpisodeRecord.model_validate({**WIRE, "event": "teleported"})
     with pytest.raises(ValidationError):
-        episode_payload_from_record({**RECORD, "box": [1, 2, 3]}, seq=1)
+        EpisodeRecord.model_validate({**WIRE, "box": [1, 2, 3]})
+    unstorable = RECORD.model_copy(update={"time": float("nan")})  # built without validation
+    with pytest.raises(ValidationError, match="not storable"):
+        Episode.from_record(unstorable, seq=1)
 
 
 def test_topics_build_and_parse() -> None:

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mqtt import topics
-from mqtt.payloads import Evidence, episode_payload_from_record
+from mqtt.payloads import Episode, Evidence
 from mqtt.receive import Receiver, validate_message
 from mqtt.testing import numbered_record
 
 NODE = "n1"
-GOOD = json.loads(episode_payload_from_record(numbered_record(3, NODE), seq=5).to_json())
+GOOD = json.loads(Episode.from_record(numbered_record(3, NODE), seq=5).to_json())
 EPISODE_TOPIC = topics.episode_topic(NODE, "cam-1")
 
 

@@ -44,7 +44,7 @@ def make_site(tmp_path, evidence_dir=None):
 
 
 def events_of(sink: MemorySink, camera: str) -> list[str]:
-    return [r["event"] for r in sink.records if r["camera_id"] == camera]
+    return [r.event for r in sink.records if r.camera_id == camera]
 
 
 def test_a_source_that_raises_and_feeds_garbage_does_not_stop_the_other_camera(tmp_path):

@@ -85,8 +85,8 @@ def test_full_disk_for_evidence_keeps_the_ladder_going(tmp_path):
     pipeline, _, store = make_pipeline(tmp_path, sink, evidence_root=blocked)
     for i in range(5 * 15):
         pipeline.process(frame_with_car(i))
-    assert [r["event"] for r in sink.records] == ["stopped", "warned", "warned", "violation"]
-    assert store.failures == 3 and sink.records[-1]["evidence"] == []
+    assert [r.event for r in sink.records] == ["stopped", "warned", "warned", "violation"]
+    assert store.failures == 3 and sink.records[-1].evidence == []
 
 
 def test_car_leaving_after_warning_is_dissuaded_in_the_records(tmp_path):
@@ -96,8 +96,8 @@ def test_car_leaving_after_warning_is_dissuaded_in_the_records(tmp_path):
         pipeline.process(frame_with_car(i))
     for i in range(5 * 6, 5 * 25):
         pipeline.process(frame_with_car(i, car=False))
-    assert [r["event"] for r in sink.records] == ["stopped", "warned", "dissuaded"]
-    assert sink.records[-1]["outcome"] == "dissuaded"
+    assert [r.event for r in sink.records] == ["stopped", "warned", "dissuaded"]
+    assert sink.records[-1].outcome == "dissuaded"
 
 
 class SlowBrokenSpeaker:
@@ -131,16 +131,16 @@ def test_a_hung_then_failed_speaker_neither_blocks_the_ladder_nor_goes_unreporte
     pipeline.announcer = announcer
     for i in range(80):  # 16 s: warning 1 at 4 s, warning 2 at 8 s, violation at 12 s
         pipeline.process(frame_with_car(i))
-    events = [r["event"] for r in sink.records]
+    events = [r.event for r in sink.records]
     assert events == ["stopped", "warned", "warned", "violation"]  # on time, speaker hung
-    assert sink.records[1]["warnings"][0]["announcement"]["status"] == "queued"
+    assert sink.records[1].warnings[0].announcement.status == "queued"
 
     speaker.release.set()
     assert announcer.drain(10)
     pipeline.process(frame_with_car(80))  # results are applied on the camera's thread
-    first = pipeline.book.open[0].warnings[0]["announcement"]
-    assert first["status"] == "failed" and "no answer from amplifier" in first["errors"][0]
-    assert first["clip"].endswith(".wav") and "No parking" in first["text"]
+    first = pipeline.book.open[0].warnings[0].announcement
+    assert first.status == "failed" and "no answer from amplifier" in first.errors[0]
+    assert first.clip.endswith(".wav") and "No parking" in first.text
     assert announcer.health()["announcements"] == {"failed": 2}
     assert "no answer from amplifier" in announcer.health()["last_error"]
 

@@ -105,7 +105,7 @@ def test_the_ocr_plate_of_a_parked_car_names_it_in_warning_two(tmp_path):
     )
     for i in range(5 * 10):  # 10 s at 5 fps: stopped, warning 1 at 4 s, warning 2 at 8 s
         pipeline.process(Frame("cam1", i, i / 5, camera_noise(image, seed=i)))
-    warned = [r for r in sink.records if r["event"] == "warned"]
-    assert [r["warning"] for r in warned] == [1, 2]
-    assert warned[1]["plate"] == "苏E7C2Q8"
+    warned = [r for r in sink.records if r.event == "warned"]
+    assert [r.warning for r in warned] == [1, 2]
+    assert warned[1].plate == "苏E7C2Q8"
     assert stage.reads <= 10  # read about once a second while undecided, never every frame

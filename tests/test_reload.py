@@ -12,6 +12,7 @@ import pytest
 from cameras.frames import Frame
 from edge.config_loader import load_site_config
 from edge.node import EdgeNode
+from mqtt.payloads import EpisodeRecord
 from tests.test_pipeline import ParkedCarDetector, frame_with_car
 
 EPOCH = 1_795_000_000.0
@@ -48,15 +49,15 @@ class PausingSink:
     """Records transitions; holds the camera right after warning 1 until released."""
 
     def __init__(self) -> None:
-        self.records: list[dict] = []
+        self.records: list[EpisodeRecord] = []
         self.warned, self.resume, self.violation = (threading.Event() for _ in range(3))
 
-    def publish(self, record: dict) -> None:
+    def publish(self, record: EpisodeRecord) -> None:
         self.records.append(record)
-        if record["event"] == "warned" and record["warning"] == 1:
+        if record.event == "warned" and record.warning == 1:
             self.warned.set()
             assert self.resume.wait(10)
-        if record["event"] == "violation":
+        if record.event == "violation":
             self.violation.set()
 
 
@@ -94,9 +95,9 @@ def test_reload_refuses_a_bad_file_and_applies_a_good_one_mid_episode(tmp_path):
         sink.resume.set()
         node.shutdown()
         runner.join(10)
-    events = [(r["event"], r.get("warning")) for r in sink.records]
+    events = [(r.event, r.warning) for r in sink.records]
     assert events[:4] == [("stopped", None), ("warned", 1), ("warned", 2), ("violation", None)]
-    assert len({r["episode_id"] for r in sink.records[:4]}) == 1
+    assert len({r.episode_id for r in sink.records[:4]}) == 1
     # The episode carried its own ladder across the reload; warning 2 came 4 s after 1.
-    first, second = sink.records[1]["time"], sink.records[2]["time"]
+    first, second = sink.records[1].time, sink.records[2].time
     assert second - first == pytest.approx(4, abs=0.5)

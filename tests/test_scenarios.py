@@ -13,6 +13,7 @@ from edge.pipeline import CameraPipeline
 from edge.sinks import MemorySink
 from edge.tracking import ByteTracker
 from models.detections import Detections
+from mqtt.payloads import EpisodeRecord
 
 LADDER = {"grace_s": 8, "repeat_s": 8, "final_s": 8, "cooldown_s": 300}
 
@@ -38,7 +39,7 @@ def site_for(scene, **detector) -> SiteConfig:
     )
 
 
-def run_scene(name: str, detector, tmp_path, tracker=None) -> list[dict]:
+def run_scene(name: str, detector, tmp_path, tracker=None) -> list[EpisodeRecord]:
     from cameras.scene import load_scene
 
     scene = load_scene(name, camera_id="cam")
@@ -52,10 +53,10 @@ def run_scene(name: str, detector, tmp_path, tracker=None) -> list[dict]:
     return sink.records
 
 
-def episodes(records: list[dict]) -> dict[str, list[str]]:
+def episodes(records: list[EpisodeRecord]) -> dict[str, list[str]]:
     chains: dict[str, list[str]] = defaultdict(list)
     for record in records:
-        chains[record["episode_id"]].append(record["event"])
+        chains[record.episode_id].append(record.event)
     return dict(chains)
 
 
@@ -69,7 +70,7 @@ def test_demo_scene_one_violation_one_dissuaded(detector, tmp_path):
 
 @pytest.mark.needs_model
 def test_stop_and_go_jam_gives_no_warning_and_no_violation(detector, tmp_path):
-    events = [r["event"] for r in run_scene("jam", detector, tmp_path)]
+    events = [r.event for r in run_scene("jam", detector, tmp_path)]
     assert "violation" not in events and "warned" not in events, events
 
 
@@ -78,7 +79,7 @@ def test_bus_occluding_a_parked_car_keeps_one_episode(detector, tmp_path):
     records = run_scene("bus_occlusion", detector, tmp_path)
     chains = episodes(records)
     assert list(chains.values()) == [["stopped", "warned", "warned", "violation"]], chains
-    stopped_at = {r["stopped_at"] for r in records}
+    stopped_at = {r.stopped_at for r in records}
     assert len(stopped_at) == 1  # never reset by the occlusion
 
 
@@ -102,16 +103,16 @@ def test_a_street_of_parked_cars_does_not_silence_the_warning(detector, tmp_path
     records = run_scene("parked_kerb", detector, tmp_path)
     chains = episodes(records)
     assert list(chains.values()) == [["stopped", "warned", "warned", "violation"]], chains
-    first = next(r for r in records if r["event"] == "warned")
-    assert first["suspended_s"] == 0
-    assert first["time"] <= came_to_rest("parked_kerb", "intruder") + LADDER["grace_s"] + 1.0
+    first = next(r for r in records if r.event == "warned")
+    assert first.suspended_s == 0
+    assert first.time <= came_to_rest("parked_kerb", "intruder") + LADDER["grace_s"] + 1.0
 
 
 @pytest.mark.needs_model
 def test_red_light_queue_beside_parked_cars_is_a_jam_not_parking(detector, tmp_path):
     """Four cars queue through the no-parking stretch for 32 s, longer than the whole demo
     ladder, beside four parked cars: queueing traffic, so nobody is warned."""
-    events = [r["event"] for r in run_scene("red_light", detector, tmp_path)]
+    events = [r.event for r in run_scene("red_light", detector, tmp_path)]
     assert "warned" not in events and "violation" not in events, events
 
 
@@ -126,9 +127,9 @@ def test_car_left_in_the_zone_when_a_jam_clears_is_warned_from_the_jam_end(detec
     records = run_scene("jam_clears", detector, tmp_path)
     ladders = [c for c in episodes(records).values() if "warned" in c]
     assert ladders == [["stopped", "warned", "warned", "violation"]], episodes(records)
-    first = next(r for r in records if r["event"] == "warned")
-    assert green + LADDER["grace_s"] <= first["time"] <= green + LADDER["grace_s"] + 2.0
-    assert first["time"] - first["stopped_at"] >= 2 * LADDER["grace_s"]  # it stood ~17 s in the jam
+    first = next(r for r in records if r.event == "warned")
+    assert green + LADDER["grace_s"] <= first.time <= green + LADDER["grace_s"] + 2.0
+    assert first.time - first.stopped_at >= 2 * LADDER["grace_s"]  # it stood ~17 s in the jam
 
 
 @pytest.mark.needs_model
@@ -163,4 +164,4 @@ def test_forced_tracker_id_switch_keeps_one_episode(detector, tmp_path):
     records = run_scene("bus_occlusion", detector, tmp_path, tracker=tracker)
     chains = episodes(records)
     assert list(chains.values()) == [["stopped", "warned", "warned", "violation"]], chains
-    assert any(t >= 1000 for t in records[-1]["track_ids"])
+    assert any(t >= 1000 for t in records[-1].track_ids)

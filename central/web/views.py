@@ -53,5 +53,5 @@ def episode_detail(session: Session, episode: Episode, now: datetime) -> Episode
         **episode_out(episode, now).model_dump(),
         evidence=steps,
         audit=[AuditOut.model_validate(a) for a in episode.audit],
-        record=episode.record or {},
+        record=episode.snapshot,
     )
