@@ -24,16 +24,10 @@ from central.evidence import sha256_of
 from central.models import ReportState, WardenReport
 from central.open311 import request_document
 from central.report_media import MediaRejected, Photo, check_photo
+from central.roles import Actor
 
 MAX_DESCRIPTION = 4000  # Open311's limit
 MAX_ADDRESS = 256
-
-
-@dataclass(frozen=True)
-class Reporter:
-    username: str
-    township: str | None = None
-    squad: str | None = None
 
 
 @dataclass
@@ -178,7 +172,7 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
     )
 
 
-def file_report(centre: Centre, reporter: Reporter, sub: Submission) -> dict[str, Any]:
+def file_report(centre: Centre, reporter: Actor, sub: Submission) -> dict[str, Any]:
     """Check and store one report; returns its Open311 document. Urgent reports get their
     acknowledgement deadline, wake the scheduler and alert the squad (after the commit)."""
     checked = check_submission(centre, sub)

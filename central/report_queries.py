@@ -14,18 +14,11 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from central.models import OPEN_REPORT_STATES, ReportState, WardenReport
-from central.roles import Permission, can
+from central.roles import Actor, Permission, can
 from central.workflow import NotAllowed, NotFound
 
 
-@dataclass(frozen=True)
-class Viewer:
-    username: str
-    role: str
-    squad: str | None = None
-
-
-def visible(query: Select, viewer: Viewer) -> Select:
+def visible(query: Select, viewer: Actor) -> Select:
     if can(viewer.role, Permission.handle_reports):
         if viewer.role == "officer" and viewer.squad:
             return query.where(WardenReport.squad == viewer.squad)
@@ -35,7 +28,7 @@ def visible(query: Select, viewer: Viewer) -> Select:
     return query.where(WardenReport.id == -1)
 
 
-def get_visible(session: Session, report_id: int, viewer: Viewer) -> WardenReport:
+def get_visible(session: Session, report_id: int, viewer: Actor) -> WardenReport:
     """The report if this viewer may see it. A warden asking for someone else's report gets
     404, not 403: whether a report id exists is none of their business."""
     report = session.scalar(
@@ -75,13 +68,13 @@ class ReportFilter:
         return query
 
 
-def report_list(session: Session, viewer: Viewer, flt: ReportFilter) -> list[WardenReport]:
+def report_list(session: Session, viewer: Actor, flt: ReportFilter) -> list[WardenReport]:
     query = flt.apply(visible(select(WardenReport), viewer))
     query = query.order_by(WardenReport.requested_at.desc(), WardenReport.id.desc())
     return list(session.scalars(query.limit(flt.limit)))
 
 
-def inbox(session: Session, viewer: Viewer, *, escalated_only: bool = False) -> list[WardenReport]:
+def inbox(session: Session, viewer: Actor, *, escalated_only: bool = False) -> list[WardenReport]:
     """Open reports for an officer: unacknowledged urgent ones first (by deadline), then the
     rest, oldest first. `escalated_only`: those escalated to the viewer's role or beyond."""
     query = visible(select(WardenReport), viewer).where(WardenReport.state.in_(OPEN_REPORT_STATES))
@@ -100,7 +93,7 @@ def escalation_level_of(role: str) -> int:
     return {"supervisor": 1, "admin": 2}.get(role, 0)
 
 
-def inbox_fingerprint(session: Session, viewer: Viewer) -> str:
+def inbox_fingerprint(session: Session, viewer: Actor) -> str:
     """Changes whenever a visible report does (a new one, an action, an escalation: they all
     touch `updated_at`), across all workers, since it is read from the database."""
     query = visible(select(func.count(), func.max(WardenReport.updated_at)), viewer)

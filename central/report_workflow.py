@@ -13,7 +13,6 @@ its audit row in the same transaction, functions take a session and an explicit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,18 +23,8 @@ from central.audit import move
 from central.categories import ReportCategories
 from central.models import ReportState, WardenReport
 from central.open311 import request_document
-from central.roles import Permission, can
+from central.roles import Actor, Permission, can
 from central.workflow import SCHEDULER_ACTOR, InvalidDecision, NotAllowed, NotFound, WorkflowError
-
-
-@dataclass(frozen=True)
-class ReportActor:
-    """Who acts on a report: their name, role and squad (officers act within their squad)."""
-
-    username: str
-    role: str
-    squad: str | None = None
-
 
 # (from states) -> to state, for each officer action.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -52,7 +41,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def may_handle(actor: ReportActor, report: WardenReport) -> bool:
+def may_handle(actor: Actor, report: WardenReport) -> bool:
     """Officers act on their own squad's reports (or all, without a squad); supervisors and
     admins on any."""
     if not can(actor.role, Permission.handle_reports):
@@ -66,7 +55,7 @@ def act(
     session: Session,
     report_id: int,
     action: str,
-    actor: ReportActor,
+    actor: Actor,
     now: datetime,
     note: str = "",
 ) -> WardenReport:

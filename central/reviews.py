@@ -13,6 +13,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from central.models import OPEN_REVIEW_STATES, Episode, Evidence, ReviewState
+from central.roles import Actor, Permission
+from central.workflow import NotAllowed, NotFound
 from mqtt.payloads import AnnouncementRecord
 
 
@@ -39,6 +41,22 @@ class ReviewFilter:
         if self.until:
             query = query.where(Episode.first_seen_at < day_start(self.until + timedelta(1)))
         return query
+
+
+def may_see(actor: Actor, episode: Episode) -> bool:
+    """Which episodes a user may see: all of them, but an escalated review is the
+    supervisors' alone. The one place the pages, the API and the lists ask."""
+    return episode.state != ReviewState.escalated or actor.can(Permission.supervise)
+
+
+def visible_episode(session: Session, episode_id: str, actor: Actor) -> Episode:
+    """The episode, if `actor` may see it; NotFound (404) or NotAllowed (403) otherwise."""
+    episode = session.get(Episode, episode_id)
+    if episode is None:
+        raise NotFound(f"no episode {episode_id}")
+    if not may_see(actor, episode):
+        raise NotAllowed("this review was escalated; only a supervisor handles it now")
+    return episode
 
 
 def day_start(day: date) -> datetime:

@@ -1,11 +1,13 @@
-"""Who may do what. One table, read by the workflow and by the web layer alike, so the JSON
-API and the pages cannot disagree about a warden trying to issue a ticket."""
+"""Who acts, and what they may do. One `Actor` and one permission table, read by the
+workflows, the queries and the web layer alike, so the JSON API and the pages cannot
+disagree about a warden trying to issue a ticket."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
-from central.models import Role
+from central.models import Role, User
 
 
 class Permission(enum.StrEnum):
@@ -57,3 +59,24 @@ def can(role: str | Role, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[Role(role)]
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever acts at the centre: a signed-in user, an API key's owner, or the system
+    (`node:gate-7`, `scheduler`). Officers act within their squad, wardens file reports for
+    their township; the audit records `username`."""
+
+    username: str
+    role: str
+    squad: str | None = None
+    township: str | None = None
+    display_name: str = ""
+    id: int | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.role, permission)
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user.username, user.role, user.squad, user.township, user.display_name, user.id)

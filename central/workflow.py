@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from central.audit import move
 from central.models import Episode, ReviewState
-from central.roles import Permission, can
+from central.roles import Actor, Permission, can
 
 SYSTEM_ACTOR = "system"
 SCHEDULER_ACTOR = "scheduler"
@@ -60,14 +59,6 @@ class NotAllowed(WorkflowError):
 
 class InvalidDecision(WorkflowError):
     status = 422
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Whoever makes a decision: a user's name and role."""
-
-    username: str
-    role: str
 
 
 def _open_for(session: Session, episode_id: str, actor: Actor) -> Episode:

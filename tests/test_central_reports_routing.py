@@ -13,14 +13,15 @@ from fastapi.testclient import TestClient
 
 from central.alerts import RecordingAlerts
 from central.categories import DEFAULT_CATEGORIES_FILE, ReportCategories, ReportsConfig
-from central.report_filing import Reporter, Submission, file_report
+from central.report_filing import Submission, file_report
+from central.roles import Actor
 from central.scheduler import DeadlineScheduler
 from central.web import create_app
 from configbase import InvalidFile
 from tests.conftest_central import DATABASES, PASSWORD, add_report_users, open_centre
 
-WALT = Reporter("walt", "Xiaowan", "north")
-WENDY = Reporter("wendy", "Dongcun", "south")
+WALT = Actor("walt", "warden", squad="north", township="Xiaowan")
+WENDY = Actor("wendy", "warden", squad="south", township="Dongcun")
 
 
 @pytest.fixture(params=DATABASES)

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from central.clock import FakeClock
 from central.ingest import ingest_episode
 from central.models import AuditEntry, Episode, ReviewState
+from central.roles import Actor
 from central.scheduler import DeadlineScheduler
 from central.workflow import (
-    Actor,
     InvalidDecision,
     NotAllowed,
     WorkflowError,

@@ -13,8 +13,14 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import select
 
-from central.models import Episode, Node, ReviewState
-from central.reviews import episode_list, queue_fingerprint, review_queue
+from central.models import Node
+from central.reviews import (
+    episode_list,
+    may_see,
+    queue_fingerprint,
+    review_queue,
+    visible_episode,
+)
 from central.roles import Permission
 from central.schemas import (
     DashboardOut,
@@ -36,7 +42,6 @@ from central.web.auth import (
     CSRF,
     AnyUser,
     CentreDep,
-    CurrentUser,
     DashboardViewer,
     Decider,
     Exporter,
@@ -109,20 +114,7 @@ def list_episodes(
     """All episodes (any state), newest first."""
     now = centre.clock.now()
     with centre.db.session() as session:
-        items = episode_list(session, flt)
-        supervisor = user.can(Permission.supervise)
-        return [
-            episode_out(e, now) for e in items if supervisor or e.state != ReviewState.escalated
-        ]
-
-
-def _visible(session, episode_id: str, user: CurrentUser) -> Episode:
-    episode = session.get(Episode, episode_id)
-    if episode is None:
-        raise HTTPException(404, f"no episode {episode_id}")
-    if episode.state == ReviewState.escalated and not user.can(Permission.supervise):
-        raise HTTPException(403, "escalated: only a supervisor handles it")
-    return episode
+        return [episode_out(e, now) for e in episode_list(session, flt) if may_see(user, e)]
 
 
 @router.get("/episodes/{episode_id}", response_model=EpisodeDetail, tags=["reviews"])
@@ -132,7 +124,9 @@ def get_episode(
     centre: CentreDep,
 ) -> EpisodeDetail:
     with centre.db.session() as session:
-        return episode_detail(session, _visible(session, episode_id, user), centre.clock.now())
+        return episode_detail(
+            session, visible_episode(session, episode_id, user), centre.clock.now()
+        )
 
 
 @router.post(
@@ -149,7 +143,7 @@ def ticket(
 ) -> EpisodeOut:
     now = centre.clock.now()
     with centre.db.session() as session:
-        episode = issue_ticket(session, episode_id, user.actor, now, body.note if body else "")
+        episode = issue_ticket(session, episode_id, user, now, body.note if body else "")
         return episode_out(episode, now)
 
 
@@ -167,7 +161,7 @@ def dismiss_episode(
 ) -> EpisodeOut:
     now = centre.clock.now()
     with centre.db.session() as session:
-        episode = dismiss(session, episode_id, user.actor, now, body.reason.value, body.note)
+        episode = dismiss(session, episode_id, user, now, body.reason.value, body.note)
         return episode_out(episode, now)
 
 

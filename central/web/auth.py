@@ -11,54 +11,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from central.centre import Centre
 from central.models import User
-from central.report_filing import Reporter
-from central.report_queries import Viewer
-from central.report_workflow import ReportActor
-from central.roles import Permission, can
-from central.workflow import Actor
+from central.roles import Actor, Permission
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    id: int
-    username: str
-    display_name: str
-    role: str
-    township: str | None = None
-    squad: str | None = None
-
-    def can(self, permission: Permission) -> bool:
-        return can(self.role, permission)
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(self.username, self.role)
-
-    @property
-    def viewer(self) -> Viewer:
-        return Viewer(self.username, self.role, self.squad)
-
-    @property
-    def report_actor(self) -> ReportActor:
-        return ReportActor(self.username, self.role, self.squad)
-
-    @property
-    def reporter(self) -> Reporter:
-        return Reporter(self.username, self.township, self.squad)
-
-    @classmethod
-    def of(cls, user: User) -> CurrentUser:
-        return cls(user.id, user.username, user.display_name, user.role, user.township, user.squad)
 
 
 class LoginRequired(Exception):
@@ -85,9 +47,7 @@ def start_session(request: Request, user: User) -> str:
     return csrf_token(request)
 
 
-def optional_user(
-    request: Request, centre: Annotated[Centre, Depends(get_centre)]
-) -> CurrentUser | None:
+def optional_user(request: Request, centre: Annotated[Centre, Depends(get_centre)]) -> Actor | None:
     uid = request.session.get("uid")
     if uid is None:
         return None
@@ -96,10 +56,10 @@ def optional_user(
         if user is None or not user.active:
             request.session.clear()
             return None
-        return CurrentUser.of(user)
+        return Actor.of(user)
 
 
-def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) -> CurrentUser:
+def current_user(user: Annotated[Actor | None, Depends(optional_user)]) -> Actor:
     if user is None:
         raise LoginRequired()
     return user
@@ -108,7 +68,7 @@ def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) ->
 def require(permission: Permission):
     """A dependency: the current user, if their role has `permission`; else 403."""
 
-    def check(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
+    def check(user: Annotated[Actor, Depends(current_user)]) -> Actor:
         if not user.can(permission):
             raise HTTPException(403, f"your role ({user.role}) may not {permission.value}")
         return user
@@ -132,14 +92,14 @@ async def verify_csrf(request: Request) -> None:
 
 # Dependency aliases (FastAPI's Annotated style): one name per kind of caller.
 CentreDep = Annotated[Centre, Depends(get_centre)]
-MaybeUser = Annotated[CurrentUser | None, Depends(optional_user)]
-AnyUser = Annotated[CurrentUser, Depends(current_user)]
-Reviewer = Annotated[CurrentUser, Depends(require(Permission.view_reviews))]
-Decider = Annotated[CurrentUser, Depends(require(Permission.decide))]
-Supervisor = Annotated[CurrentUser, Depends(require(Permission.supervise))]
-DashboardViewer = Annotated[CurrentUser, Depends(require(Permission.view_dashboard))]
-Exporter = Annotated[CurrentUser, Depends(require(Permission.export))]
-UserAdmin = Annotated[CurrentUser, Depends(require(Permission.manage_users))]
-Warden = Annotated[CurrentUser, Depends(require(Permission.file_reports))]
-ReportHandler = Annotated[CurrentUser, Depends(require(Permission.handle_reports))]
+MaybeUser = Annotated[Actor | None, Depends(optional_user)]
+AnyUser = Annotated[Actor, Depends(current_user)]
+Reviewer = Annotated[Actor, Depends(require(Permission.view_reviews))]
+Decider = Annotated[Actor, Depends(require(Permission.decide))]
+Supervisor = Annotated[Actor, Depends(require(Permission.supervise))]
+DashboardViewer = Annotated[Actor, Depends(require(Permission.view_dashboard))]
+Exporter = Annotated[Actor, Depends(require(Permission.export))]
+UserAdmin = Annotated[Actor, Depends(require(Permission.manage_users))]
+Warden = Annotated[Actor, Depends(require(Permission.file_reports))]
+ReportHandler = Annotated[Actor, Depends(require(Permission.handle_reports))]
 CSRF = Depends(verify_csrf)

@@ -29,7 +29,7 @@ from central.open311 import request_document, service_definition, service_list
 from central.report_filing import ReportRejected, Submission, file_report
 from central.report_queries import ReportFilter, get_visible, report_list
 from central.roles import Permission
-from central.web.auth import CSRF_FIELD, CSRF_HEADER, CentreDep, CurrentUser, optional_user
+from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, optional_user
 from central.workflow import WorkflowError
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -56,15 +56,15 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _key_user(centre: Centre, key: str) -> CurrentUser:
+def _key_user(centre: Centre, key: str) -> Actor:
     with centre.db.session() as session:
         user = user_for_key(session, key)
         if user is None:
             raise Open311Error(401, "api_key is not valid")
-        return CurrentUser.of(user)
+        return Actor.of(user)
 
 
-async def caller(request: Request, body: dict[str, Any] | FormData | None = None) -> CurrentUser:
+async def caller(request: Request, body: dict[str, Any] | FormData | None = None) -> Actor:
     """The API key's user, else the session's (with its CSRF token on a POST)."""
     centre: Centre = request.app.state.centre
     key = _bearer(request) or request.query_params.get("api_key")
@@ -87,11 +87,11 @@ async def caller(request: Request, body: dict[str, Any] | FormData | None = None
     return user
 
 
-async def get_caller(request: Request) -> CurrentUser:
+async def get_caller(request: Request) -> Actor:
     return await caller(request)
 
 
-Caller = Annotated[CurrentUser, Depends(get_caller)]
+Caller = Annotated[Actor, Depends(get_caller)]
 
 
 @router.get("/services.json")
@@ -184,7 +184,7 @@ async def create_request(request: Request, jurisdiction_id: str | None = None) -
     if not user.can(Permission.file_reports):
         raise Open311Error(403, f"a {user.role} does not file reports")
     try:
-        document = await run_in_threadpool(file_report, centre, user.reporter, submission)
+        document = await run_in_threadpool(file_report, centre, user, submission)
     except ReportRejected as exc:
         return open311_errors(exc.status, [p.open311["description"] for p in exc.problems])
     notice = "Urgent: the squad has been alerted." if document["expected_datetime"] else "Received."
@@ -257,7 +257,7 @@ def list_requests(
         raise Open311Error(400, "end_date is before start_date")
     base = str(request.base_url)
     with centre.db.session() as session:
-        return [request_document(r, base) for r in report_list(session, user.viewer, flt)]
+        return [request_document(r, base) for r in report_list(session, user, flt)]
 
 
 @router.get("/requests/{service_request_id}.json")
@@ -270,7 +270,7 @@ def get_request(
         raise Open311Error(404, f"no request {service_request_id!r}")
     with centre.db.session() as session:
         try:
-            report = get_visible(session, report_id[0], user.viewer)
+            report = get_visible(session, report_id[0], user)
         except WorkflowError as exc:
             raise Open311Error(exc.status, str(exc)) from None
         return [request_document(report, str(request.base_url))]

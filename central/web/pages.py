@@ -15,14 +15,21 @@ from central.centre import Centre
 from central.dead_letters import dead_letter_counts, recent_dead_letters
 from central.models import Episode, Evidence, Node, ReviewState
 from central.report_stats import report_stats
-from central.reviews import ReviewFilter, episode_list, queue_fingerprint, review_queue
+from central.reviews import (
+    ReviewFilter,
+    episode_list,
+    may_see,
+    queue_fingerprint,
+    review_queue,
+    visible_episode,
+)
 from central.roles import Permission
 from central.stats import dashboard
 from central.users import authenticate
 from central.web.auth import (
     CSRF,
+    Actor,
     CentreDep,
-    CurrentUser,
     DashboardViewer,
     Decider,
     Exporter,
@@ -41,7 +48,7 @@ from central.workflow import dismiss, issue_ticket
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, name: str, user: CurrentUser | None, **context: object) -> Response:
+def _page(request: Request, name: str, user: Actor | None, **context: object) -> Response:
     centre: Centre = request.app.state.centre
     return templates.TemplateResponse(
         request,
@@ -107,7 +114,7 @@ def logout(request: Request) -> Response:
 
 
 def _queue_context(
-    centre: Centre, user: CurrentUser, flt: ReviewFilter, escalated_only: bool
+    centre: Centre, user: Actor, flt: ReviewFilter, escalated_only: bool
 ) -> dict[str, object]:
     now = centre.clock.now()
     supervisor = user.can(Permission.supervise)
@@ -190,19 +197,8 @@ def episodes(
     centre: CentreDep,
 ) -> Response:
     with centre.db.session() as session:
-        items = episode_list(session, flt)
-        if not user.can(Permission.supervise):
-            items = [e for e in items if e.state != ReviewState.escalated]
+        items = [e for e in episode_list(session, flt) if may_see(user, e)]
     return _page(request, "episodes.html", user, items=items, flt=flt)
-
-
-def _load_visible(session, episode_id: str, user: CurrentUser) -> Episode:
-    episode = session.get(Episode, episode_id)
-    if episode is None:
-        raise HTTPException(404, f"no episode {episode_id}")
-    if episode.state == ReviewState.escalated and not user.can(Permission.supervise):
-        raise HTTPException(403, "this review was escalated; only a supervisor handles it now")
-    return episode
 
 
 @router.get("/episodes/{episode_id}", response_class=HTMLResponse)
@@ -214,7 +210,7 @@ def episode_page(
 ) -> Response:
     now = centre.clock.now()
     with centre.db.session() as session:
-        episode = _load_visible(session, episode_id, user)
+        episode = visible_episode(session, episode_id, user)
         detail = episode_detail(session, episode, now)
         supervisor = user.can(Permission.supervise)
         following = [e.id for e in review_queue(session, ReviewFilter(), supervisor=supervisor)]
@@ -233,7 +229,7 @@ def _after_decision(next_id: str | None) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _next_open(centre: Centre, user: CurrentUser, done: str) -> str | None:
+def _next_open(centre: Centre, user: Actor, done: str) -> str | None:
     with centre.db.session() as session:
         for e in review_queue(session, ReviewFilter(), supervisor=user.can(Permission.supervise)):
             if e.id != done:
@@ -249,7 +245,7 @@ def ticket_form(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     with centre.db.session() as session:
-        issue_ticket(session, episode_id, user.actor, centre.clock.now(), note)
+        issue_ticket(session, episode_id, user, centre.clock.now(), note)
     return _after_decision(_next_open(centre, user, episode_id))
 
 
@@ -262,7 +258,7 @@ def dismiss_form(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     with centre.db.session() as session:
-        dismiss(session, episode_id, user.actor, centre.clock.now(), reason, note)
+        dismiss(session, episode_id, user, centre.clock.now(), reason, note)
     return _after_decision(_next_open(centre, user, episode_id))
 
 

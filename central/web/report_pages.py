@@ -29,7 +29,7 @@ from central.report_queries import (
 )
 from central.report_workflow import TRANSITIONS, act, may_handle
 from central.roles import Permission
-from central.web.auth import CSRF, AnyUser, CentreDep, CurrentUser, ReportHandler, Warden
+from central.web.auth import CSRF, Actor, AnyUser, CentreDep, ReportHandler, Warden
 from central.web.open311 import FORM_SLACK_BYTES, Caller, attribute_answers, text_items
 from central.web.pages import _page
 
@@ -47,13 +47,13 @@ ACTION_LABELS = {
 def my_reports(request: Request, user: Warden, centre: CentreDep, filed: int | None = None):
     """The warden's home: a big "new report" button and their reports with their status."""
     with centre.db.session() as session:
-        items = report_list(session, user.viewer, ReportFilter(limit=100))
+        items = report_list(session, user, ReportFilter(limit=100))
     return _page(request, "my_reports.html", user, items=items, filed=filed)
 
 
 def _form_page(
     request: Request,
-    user: CurrentUser,
+    user: Actor,
     centre: Centre,
     values: dict[str, Any] | None = None,
     problems: list[Problem] | None = None,
@@ -104,16 +104,16 @@ async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Re
         media=data,
     )
     try:
-        document = await run_in_threadpool(file_report, centre, user.reporter, submission)
+        document = await run_in_threadpool(file_report, centre, user, submission)
     except ReportRejected as exc:
         return _form_page(request, user, centre, values, exc.problems, exc.status)
     return RedirectResponse(f"/me?filed={document['service_request_id']}", status_code=303)
 
 
-def _inbox_context(centre: Centre, user: CurrentUser, escalated_only: bool) -> dict[str, Any]:
+def _inbox_context(centre: Centre, user: Actor, escalated_only: bool) -> dict[str, Any]:
     with centre.db.session() as session:
-        items = inbox(session, user.viewer, escalated_only=escalated_only)
-        fingerprint = inbox_fingerprint(session, user.viewer)
+        items = inbox(session, user, escalated_only=escalated_only)
+        fingerprint = inbox_fingerprint(session, user)
     now = centre.clock.now()
     waiting_urgent = [r for r in items if r.urgent and r.state == "new"]
     return {
@@ -127,7 +127,7 @@ def _inbox_context(centre: Centre, user: CurrentUser, escalated_only: bool) -> d
     }
 
 
-def _may_see_escalated(user: CurrentUser) -> None:
+def _may_see_escalated(user: Actor) -> None:
     if escalation_level_of(user.role) == 0:
         raise HTTPException(403, "only a supervisor or an admin has an escalated queue")
 
@@ -184,10 +184,10 @@ def _label(report: WardenReport, centre: Centre) -> list[tuple[str, str]]:
 @router.get("/reports/{report_id:int}", response_class=HTMLResponse)
 def report_page(request: Request, report_id: int, user: AnyUser, centre: CentreDep) -> Response:
     with centre.db.session() as session:
-        report = get_visible(session, report_id, user.viewer)
+        report = get_visible(session, report_id, user)
         audit = list(report.audit)
     actions = []
-    if may_handle(user.report_actor, report):
+    if may_handle(user, report):
         actions = [a for a, (sources, _) in TRANSITIONS.items() if report.state in sources]
     return _page(
         request,
@@ -213,7 +213,7 @@ def report_action_form(
     if action not in TRANSITIONS:
         raise HTTPException(404, f"no action {action!r}")
     with centre.db.session() as session:
-        act(session, report_id, action, user.report_actor, centre.clock.now(), note)
+        act(session, report_id, action, user, centre.clock.now(), note)
     return RedirectResponse(f"/reports/{report_id}", status_code=303)
 
 
@@ -221,7 +221,7 @@ def report_action_form(
 def report_media(report_id: int, user: Caller, centre: CentreDep) -> Response:
     """The photo, for the pages (session) and for Open311 clients (`media_url`, API key)."""
     with centre.db.session() as session:
-        report = get_visible(session, report_id, user.viewer)
+        report = get_visible(session, report_id, user)
         sha, kind = report.media_sha256, report.media_type
     data = centre.evidence.get(sha) if sha else None
     if data is None:

@@ -41,7 +41,7 @@ def report_action(
         raise HTTPException(404, f"no action {action!r}; one of {sorted(TRANSITIONS)}")
     now = centre.clock.now()
     with centre.db.session() as session:
-        report = act(session, report_id, action, user.report_actor, now, body.note if body else "")
+        report = act(session, report_id, action, user, now, body.note if body else "")
         return request_document(report, str(request.base_url))
 
 
