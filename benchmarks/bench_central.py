@@ -20,7 +20,7 @@ BATCH = 50  # episodes per round; 3 messages each
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_ingest_episodes(benchmark, kind, tmp_path):
-    from central.ingest import ingest_episode
+    from central.episodes.ingest import ingest_episode
 
     rounds = itertools.count()
     with open_centre(kind, tmp_path) as centre:
@@ -82,7 +82,7 @@ def test_episodes_through_the_broker(benchmark, path, tmp_path):
     """Episodes/s from one publisher through Mosquitto, into a bare subscriber (the broker's
     raw rate) or into the centre's database through its consumer."""
     from central.config import MqttConfig as CentralMqtt
-    from central.consumer import EpisodeConsumer
+    from central.episodes.consumer import EpisodeConsumer
     from mqtt.broker import Broker
 
     rounds = itertools.count()

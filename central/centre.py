@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from central.alerts import AlertSink, NoAlerts
-from central.categories import ReportCategories
 from central.clock import Clock, SystemClock
 from central.config import CentralSettings
 from central.db import Database
 from central.evidence import EvidenceStore, open_evidence_store
+from central.reports.alerts import AlertSink, NoAlerts
+from central.reports.categories import ReportCategories
 
 
 class Centre:

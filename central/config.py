@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from central.categories import ReportsConfig
+from central.reports.categories import ReportsConfig
 from configbase import StrictModel, data_dir
 
 

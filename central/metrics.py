@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
-from central.dead_letters import dead_letter_counts
+from central.episodes.dead_letters import dead_letter_counts
 from central.models import Episode, Node, ReviewState
 
 router = APIRouter(include_in_schema=False)

@@ -15,8 +15,8 @@ import threading
 from datetime import timedelta
 
 from central.centre import Centre
-from central.report_workflow import escalate_overdue_reports, next_report_deadline
-from central.workflow import escalate_overdue, next_deadline
+from central.episodes.workflow import escalate_overdue, next_deadline
+from central.reports.workflow import escalate_overdue_reports, next_report_deadline
 
 log = logging.getLogger(__name__)
 

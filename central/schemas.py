@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from central.workflow import DismissReason
+from central.episodes.workflow import DismissReason
 from mqtt.payloads import AnnouncementRecord, EpisodeRecord
 
 

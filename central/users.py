@@ -12,8 +12,8 @@ from pwdlib import PasswordHash
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.alerts import valid_squad
 from central.models import Role, User
+from central.reports.alerts import valid_squad
 
 _hasher = PasswordHash.recommended()
 # Verified against when the user does not exist, so a wrong name takes as long as a wrong

@@ -17,7 +17,7 @@ from central.centre import Centre
 from central.clock import FakeClock
 from central.config import CentralSettings, EvidenceConfig
 from central.db import Database
-from central.ingest import ingest_episode, ingest_evidence
+from central.episodes.ingest import ingest_episode, ingest_evidence
 from mqtt.payloads import Episode, Evidence
 
 DATABASES = [

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from central.config import MqttConfig as CentralMqtt
-from central.consumer import EpisodeConsumer
+from central.episodes.consumer import EpisodeConsumer
 from central.models import Episode, Evidence, Node
 from mqtt.payloads import EpisodeRecord
 from tests.conftest_central import episode_payload, jpeg, open_centre

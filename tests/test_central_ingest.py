@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from central.ingest import IngestError, ingest_episode, ingest_evidence, ingest_status
+from central.episodes.ingest import IngestError, ingest_episode, ingest_evidence, ingest_status
 from central.models import AuditEntry, Base, Episode, Evidence, IngestedMessage, Node
 from mqtt.payloads import Status
 from tests.conftest_central import (

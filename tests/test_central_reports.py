@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from central.categories import ReportsConfig
 from central.models import AuditEntry, WardenReport
-from central.report_media import jpeg_with_gps
+from central.reports.categories import ReportsConfig
+from central.reports.media import jpeg_with_gps
 from central.web import create_app
 from tests.conftest_central import (
     DATABASES,
@@ -242,7 +242,7 @@ def _noisy_jpeg(at_least: int) -> bytes:
 
 
 def test_a_database_failure_leaves_no_orphan_photo(walt, centre, tmp_path, monkeypatch):
-    import central.report_filing as filing
+    import central.reports.filing as filing
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")

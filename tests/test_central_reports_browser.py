@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from central.models import WardenReport
-from central.report_media import jpeg_with_gps
+from central.reports.media import jpeg_with_gps
 from central.web import create_app
 from tests.conftest_central import (
     ARTIFACTS,

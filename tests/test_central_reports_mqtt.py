@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
-from central.categories import ReportsConfig
 from central.config import MqttConfig as CentralMqtt
+from central.reports.categories import ReportsConfig
 from central.scheduler import DeadlineScheduler
 from central.web import create_app
 from tests.conftest_central import add_report_users, api_key_for, open_centre

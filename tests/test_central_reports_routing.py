@@ -11,9 +11,9 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from central.alerts import RecordingAlerts
-from central.categories import DEFAULT_CATEGORIES_FILE, ReportCategories, ReportsConfig
-from central.report_filing import Submission, file_report
+from central.reports.alerts import RecordingAlerts
+from central.reports.categories import DEFAULT_CATEGORIES_FILE, ReportCategories, ReportsConfig
+from central.reports.filing import Submission, file_report
 from central.roles import Actor
 from central.scheduler import DeadlineScheduler
 from central.web import create_app

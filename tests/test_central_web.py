@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from central.clock import FakeClock
-from central.ingest import ingest_episode
+from central.episodes.ingest import ingest_episode
 from central.web import create_app
 from tests.conftest_central import (
     DATABASES,

@@ -10,11 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from central.clock import FakeClock
-from central.ingest import ingest_episode
-from central.models import AuditEntry, Episode, ReviewState
-from central.roles import Actor
-from central.scheduler import DeadlineScheduler
-from central.workflow import (
+from central.episodes.ingest import ingest_episode
+from central.episodes.workflow import (
     InvalidDecision,
     NotAllowed,
     WorkflowError,
@@ -22,6 +19,9 @@ from central.workflow import (
     escalate_overdue,
     issue_ticket,
 )
+from central.models import AuditEntry, Episode, ReviewState
+from central.roles import Actor
+from central.scheduler import DeadlineScheduler
 from tests.conftest_central import DATABASES, episode_payload, ingest_violation, open_centre
 
 OFFICER = Actor("olga", "officer")

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
 from central.config import MqttConfig as CentralMqtt
-from central.consumer import EpisodeConsumer
+from central.episodes.consumer import EpisodeConsumer
 from central.models import DeadLetter, Episode
 from mqtt import topics
 from mqtt.broker import Broker

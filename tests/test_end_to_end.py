@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from central.config import MqttConfig as CentralMqtt
-from central.consumer import EpisodeConsumer
+from central.episodes.consumer import EpisodeConsumer
+from central.episodes.workflow import escalate_overdue
 from central.models import AuditEntry, Episode
 from central.web import create_app
-from central.workflow import escalate_overdue
 from edge.cli import DEMO_CONFIG
 from edge.config_loader import load_site_config
 from edge.node import EdgeNode

@@ -20,16 +20,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from central import metrics
-from central.alerts import MqttAlerts, NoAlerts
 from central.centre import Centre
 from central.clock import Clock
 from central.config import CentralSettings
+from central.episodes.workflow import WorkflowError
+from central.reports.alerts import MqttAlerts, NoAlerts
 from central.scheduler import DeadlineScheduler
-from central.web import api, open311, pages, report_pages, reports_api
+from central.web import admin, open311, reports, reviews, session, stats
 from central.web.auth import LoginRequired
 from central.web.open311 import Open311Error, open311_errors
 from central.web.templating import templates
-from central.workflow import WorkflowError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -54,7 +54,7 @@ def create_app(
             scheduler.start()
         app.state.scheduler = scheduler
         if run_consumer:
-            from central.consumer import EpisodeConsumer
+            from central.episodes.consumer import EpisodeConsumer
 
             consumer = EpisodeConsumer(centre)
             consumer.start()
@@ -88,10 +88,10 @@ def create_app(
         https_only=centre.settings.https_only_cookies,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(report_pages.router)  # before pages: it owns /me now
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(reports_api.router)
+    for resource in (session, reviews, reports, stats, admin):  # pages, then the JSON API
+        app.include_router(resource.pages)
+    for resource in (session, reviews, reports, stats, admin):
+        app.include_router(resource.api)
     app.include_router(open311.router)
     app.include_router(metrics.router)
     _error_handlers(app)

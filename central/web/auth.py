@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
 
 from central.centre import Centre
 from central.models import User
@@ -47,16 +49,26 @@ def start_session(request: Request, user: User) -> str:
     return csrf_token(request)
 
 
-def optional_user(request: Request, centre: Annotated[Centre, Depends(get_centre)]) -> Actor | None:
+def db_session(centre: Annotated[Centre, Depends(get_centre)]) -> Iterator[Session]:
+    """The request's transaction: committed when the handler returns, rolled back when it
+    raises, either way before the response leaves (scope "function"), so a client that reads
+    right after a write sees it."""
+    with centre.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def optional_user(request: Request, session: SessionDep) -> Actor | None:
     uid = request.session.get("uid")
     if uid is None:
         return None
-    with centre.db.session() as session:
-        user = session.get(User, uid)
-        if user is None or not user.active:
-            request.session.clear()
-            return None
-        return Actor.of(user)
+    user = session.get(User, uid)
+    if user is None or not user.active:
+        request.session.clear()
+        return None
+    return Actor.of(user)
 
 
 def current_user(user: Annotated[Actor | None, Depends(optional_user)]) -> Actor:
@@ -93,7 +105,7 @@ async def verify_csrf(request: Request) -> None:
 # Dependency aliases (FastAPI's Annotated style): one name per kind of caller.
 CentreDep = Annotated[Centre, Depends(get_centre)]
 MaybeUser = Annotated[Actor | None, Depends(optional_user)]
-AnyUser = Annotated[Actor, Depends(current_user)]
+UserDep = Annotated[Actor, Depends(current_user)]
 Reviewer = Annotated[Actor, Depends(require(Permission.view_reviews))]
 Decider = Annotated[Actor, Depends(require(Permission.decide))]
 Supervisor = Annotated[Actor, Depends(require(Permission.supervise))]

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query
 
+from central.episodes.reviews import ReviewFilter
 from central.models import ReviewState
-from central.reviews import ReviewFilter
 
 
 def _day(value: str | None, name: str) -> date | None:

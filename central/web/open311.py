@@ -24,13 +24,13 @@ from starlette.datastructures import FormData, UploadFile
 from central.api_keys import user_for_key
 from central.centre import Centre
 from central.clock import utc
+from central.episodes.workflow import WorkflowError
 from central.models import OPEN_REPORT_STATES, ReportState
-from central.open311 import request_document, service_definition, service_list
-from central.report_filing import ReportRejected, Submission, file_report
-from central.report_queries import ReportFilter, get_visible, report_list
+from central.reports.filing import ReportRejected, Submission, file_report
+from central.reports.open311 import request_document, service_definition, service_list
+from central.reports.queries import ReportFilter, get_visible, report_list
 from central.roles import Permission
-from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, optional_user
-from central.workflow import WorkflowError
+from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, SessionDep, optional_user
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -64,6 +64,11 @@ def _key_user(centre: Centre, key: str) -> Actor:
         return Actor.of(user)
 
 
+def _session_user(request: Request, centre: Centre) -> Actor | None:
+    with centre.db.session() as session:
+        return optional_user(request, session)
+
+
 async def caller(request: Request, body: dict[str, Any] | FormData | None = None) -> Actor:
     """The API key's user, else the session's (with its CSRF token on a POST)."""
     centre: Centre = request.app.state.centre
@@ -73,7 +78,7 @@ async def caller(request: Request, body: dict[str, Any] | FormData | None = None
         key = value if isinstance(value, str) and value else None
     if key:
         return await run_in_threadpool(_key_user, centre, key)
-    user = await run_in_threadpool(optional_user, request, centre)
+    user = await run_in_threadpool(_session_user, request, centre)
     if user is None:
         raise Open311Error(401, "log in, or send an api_key")
     if request.method == "POST":
@@ -235,6 +240,7 @@ def _ids(value: str | None) -> tuple[int, ...]:
 
 @router.get("/requests.json")
 def list_requests(
+    session: SessionDep,
     request: Request,
     user: Caller,
     centre: CentreDep,
@@ -256,21 +262,19 @@ def list_requests(
     if flt.start and flt.end and flt.end < flt.start:
         raise Open311Error(400, "end_date is before start_date")
     base = str(request.base_url)
-    with centre.db.session() as session:
-        return [request_document(r, base) for r in report_list(session, user, flt)]
+    return [request_document(r, base) for r in report_list(session, user, flt)]
 
 
 @router.get("/requests/{service_request_id}.json")
 def get_request(
-    service_request_id: str, request: Request, user: Caller, centre: CentreDep
+    session: SessionDep, service_request_id: str, request: Request, user: Caller, centre: CentreDep
 ) -> list[dict[str, Any]]:
     """One report, as a one-item list (Open311's shape)."""
     report_id = _ids(service_request_id)
     if len(report_id) != 1:
         raise Open311Error(404, f"no request {service_request_id!r}")
-    with centre.db.session() as session:
-        try:
-            report = get_visible(session, report_id[0], user)
-        except WorkflowError as exc:
-            raise Open311Error(exc.status, str(exc)) from None
-        return [request_document(report, str(request.base_url))]
+    try:
+        report = get_visible(session, report_id[0], user)
+    except WorkflowError as exc:
+        raise Open311Error(exc.status, str(exc)) from None
+    return [request_document(report, str(request.base_url))]

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from central.episodes.reviews import evidence_steps
 from central.models import Episode, ReviewState
-from central.reviews import evidence_steps
 from central.schemas import AuditOut, EpisodeDetail, EpisodeOut, EvidenceRef, EvidenceStepOut
 
 

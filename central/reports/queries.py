@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from central.episodes.workflow import NotAllowed, NotFound
 from central.models import OPEN_REPORT_STATES, ReportState, WardenReport
 from central.roles import Actor, Permission, can
-from central.workflow import NotAllowed, NotFound
 
 
 def visible(query: Select, viewer: Actor) -> Select:

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from central.episodes.workflow import NotAllowed, NotFound
 from central.models import OPEN_REVIEW_STATES, Episode, Evidence, ReviewState
 from central.roles import Actor, Permission
-from central.workflow import NotAllowed, NotFound
 from mqtt.payloads import AnnouncementRecord
 
 

@@ -1,4 +1,4 @@
-"""The MQTT consumer: broker -> `central.ingest` -> a receipt back to the node.
+"""The MQTT consumer: broker -> `central.episodes.ingest` -> a receipt back to the node.
 
 Episodes and evidence come through MQTT v5 shared subscriptions
 (`$share/central/roadguard/v1/+/+/episode`, `.../evidence/#`), so several central workers
@@ -48,8 +48,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import exc as sa_exc
 
 from central.centre import Centre
-from central.dead_letters import store_dead_letter
-from central.ingest import IngestError, ingest_episode, ingest_evidence, ingest_status
+from central.episodes.dead_letters import store_dead_letter
+from central.episodes.ingest import IngestError, ingest_episode, ingest_evidence, ingest_status
 from mqtt import topics
 from mqtt.payloads import EVIDENCE_META_PROPERTY, Episode, Evidence, Receipt, Refusal, Status
 from mqtt.receive import Received, Rejected, user_properties, validate_message

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from central.categories import ReportCategories, ReportCategory
 from central.models import OPEN_REPORT_STATES, WardenReport
+from central.reports.categories import ReportCategories, ReportCategory
 
 
 def service_list(categories: ReportCategories) -> list[dict[str, Any]]:

@@ -22,8 +22,8 @@ from central.audit import move
 from central.centre import Centre
 from central.evidence import sha256_of
 from central.models import ReportState, WardenReport
-from central.open311 import request_document
-from central.report_media import MediaRejected, Photo, check_photo
+from central.reports.media import MediaRejected, Photo, check_photo
+from central.reports.open311 import request_document
 from central.roles import Actor
 
 MAX_DESCRIPTION = 4000  # Open311's limit

@@ -7,7 +7,7 @@
 An urgent report that nobody acknowledges by its deadline escalates: to the supervisor, then,
 after a further deadline, up the chain (`ReportCategories.escalation_chain`). Escalation does
 not change the state (the report is still `new`, and any officer may still acknowledge it);
-it widens who is told and writes an audit row. Like `central.workflow`, every change writes
+it widens who is told and writes an audit row. Like `central.episodes.workflow`, every change writes
 its audit row in the same transaction, functions take a session and an explicit `now`.
 """
 
@@ -20,11 +20,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.audit import move
-from central.categories import ReportCategories
+from central.episodes.workflow import (
+    SCHEDULER_ACTOR,
+    InvalidDecision,
+    NotAllowed,
+    NotFound,
+    WorkflowError,
+)
 from central.models import ReportState, WardenReport
-from central.open311 import request_document
+from central.reports.categories import ReportCategories
+from central.reports.open311 import request_document
 from central.roles import Actor, Permission, can
-from central.workflow import SCHEDULER_ACTOR, InvalidDecision, NotAllowed, NotFound, WorkflowError
 
 # (from states) -> to state, for each officer action.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -94,7 +100,7 @@ def escalate_overdue_reports(
 ) -> list[dict[str, Any]]:
     """Escalate every `new` report past its acknowledgement deadline one step up the chain;
     returns their Open311 documents (for the alerts, sent after commit). Restart-safe like
-    `central.workflow.escalate_overdue`: the database says what is due."""
+    `central.episodes.workflow.escalate_overdue`: the database says what is due."""
     rows = session.scalars(
         select(WardenReport)
         .where(WardenReport.state == ReportState.new, WardenReport.ack_deadline <= now)

@@ -4,8 +4,8 @@ Each category has typed attributes (Open311 datatypes: string, number, datetime,
 singlevaluelist, multivaluelist) and an urgency. An urgent category must be acknowledged
 within `ack_deadline_s` or it escalates up `escalation_chain`. Counties differ (one has
 landslides, another tractors carrying people), so the list is configuration: the shipped
-defaults, or a YAML file named in `ReportsConfig.categories_file`
-(`roadguard central categories` prints the defaults, central/defaults/categories.yaml, as a
+defaults (default_categories.yaml beside this module), or a YAML file named in
+`ReportsConfig.categories_file` (`roadguard central categories` prints the defaults as a
 starting point).
 """
 
@@ -191,7 +191,7 @@ class ReportCategories(StrictModel):
         )
 
 
-DEFAULT_CATEGORIES_FILE = Path(__file__).parent / "defaults" / "categories.yaml"
+DEFAULT_CATEGORIES_FILE = Path(__file__).with_name("default_categories.yaml")
 
 
 class ReportsConfig(StrictModel):

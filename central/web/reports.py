@@ -1,11 +1,6 @@
-"""Warden-report pages: the warden's phone form and "my reports", the officers' live inbox
-(and the supervisor's / admin's escalated one), a report's page with its actions, its photo.
-
-The form is plain HTML that works without JavaScript; `report_form.js` adds what a phone on
-a slow link needs (the draft kept in localStorage, sending in the background so a failed
-send loses nothing, the phone's position). A rejected form comes back with what was typed
-and every problem listed.
-"""
+"""Warden reports on the pages: a warden's own reports and the filing form, the officers'
+inbox (live) and escalations, one report with its actions and photo; and the officers'
+actions in JSON. Filing and reading through the API is Open311 (`central.web.open311`)."""
 
 from __future__ import annotations
 
@@ -13,13 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from central.centre import Centre
 from central.models import WardenReport
-from central.report_filing import Problem, ReportRejected, Submission, file_report
-from central.report_queries import (
+from central.reports.filing import Problem, ReportRejected, Submission, file_report
+from central.reports.open311 import request_document
+from central.reports.queries import (
     ReportFilter,
     escalation_level_of,
     get_visible,
@@ -27,13 +25,23 @@ from central.report_queries import (
     inbox_fingerprint,
     report_list,
 )
-from central.report_workflow import TRANSITIONS, act, may_handle
+from central.reports.workflow import TRANSITIONS, act, may_handle
 from central.roles import Permission
-from central.web.auth import CSRF, Actor, AnyUser, CentreDep, ReportHandler, Warden
+from central.web.auth import (
+    CSRF,
+    Actor,
+    CentreDep,
+    ReportHandler,
+    SessionDep,
+    UserDep,
+    Warden,
+)
 from central.web.open311 import FORM_SLACK_BYTES, Caller, attribute_answers, text_items
-from central.web.pages import _page
+from central.web.templating import page
 
-router = APIRouter(include_in_schema=False)
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["reports"])
+
 
 ACTION_LABELS = {
     "acknowledge": "Acknowledge",
@@ -43,12 +51,13 @@ ACTION_LABELS = {
 }
 
 
-@router.get("/me", response_class=HTMLResponse)
-def my_reports(request: Request, user: Warden, centre: CentreDep, filed: int | None = None):
+@pages.get("/me", response_class=HTMLResponse)
+def my_reports(
+    session: SessionDep, request: Request, user: Warden, centre: CentreDep, filed: int | None = None
+):
     """The warden's home: a big "new report" button and their reports with their status."""
-    with centre.db.session() as session:
-        items = report_list(session, user, ReportFilter(limit=100))
-    return _page(request, "my_reports.html", user, items=items, filed=filed)
+    items = report_list(session, user, ReportFilter(limit=100))
+    return page(request, "my_reports.html", user, items=items, filed=filed)
 
 
 def _form_page(
@@ -59,7 +68,7 @@ def _form_page(
     problems: list[Problem] | None = None,
     status: int = 200,
 ) -> Response:
-    response = _page(
+    response = page(
         request,
         "report_form.html",
         user,
@@ -72,7 +81,7 @@ def _form_page(
     return response
 
 
-@router.get("/reports/new", response_class=HTMLResponse)
+@pages.get("/reports/new", response_class=HTMLResponse)
 def new_report(request: Request, user: Warden, centre: CentreDep) -> Response:
     return _form_page(request, user, centre)
 
@@ -81,7 +90,7 @@ def _form_values(form: FormData) -> dict[str, Any]:
     return {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
 
 
-@router.post("/reports/new", response_class=HTMLResponse, dependencies=[CSRF])
+@pages.post("/reports/new", response_class=HTMLResponse, dependencies=[CSRF])
 async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Response:
     limit = centre.settings.reports.max_media_bytes
     length = request.headers.get("content-length", "")
@@ -110,10 +119,11 @@ async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Re
     return RedirectResponse(f"/me?filed={document['service_request_id']}", status_code=303)
 
 
-def _inbox_context(centre: Centre, user: Actor, escalated_only: bool) -> dict[str, Any]:
-    with centre.db.session() as session:
-        items = inbox(session, user, escalated_only=escalated_only)
-        fingerprint = inbox_fingerprint(session, user)
+def _inbox_context(
+    session: Session, centre: Centre, user: Actor, escalated_only: bool
+) -> dict[str, Any]:
+    items = inbox(session, user, escalated_only=escalated_only)
+    fingerprint = inbox_fingerprint(session, user)
     now = centre.clock.now()
     waiting_urgent = [r for r in items if r.urgent and r.state == "new"]
     return {
@@ -132,31 +142,39 @@ def _may_see_escalated(user: Actor) -> None:
         raise HTTPException(403, "only a supervisor or an admin has an escalated queue")
 
 
-@router.get("/reports/inbox", response_class=HTMLResponse)
-def report_inbox(request: Request, user: ReportHandler, centre: CentreDep) -> Response:
+@pages.get("/reports/inbox", response_class=HTMLResponse)
+def report_inbox(
+    session: SessionDep, request: Request, user: ReportHandler, centre: CentreDep
+) -> Response:
     """Open reports of the officer's squad, live: an urgent one appears without a reload."""
-    return _page(request, "report_inbox.html", user, **_inbox_context(centre, user, False))
+    return page(request, "report_inbox.html", user, **_inbox_context(session, centre, user, False))
 
 
-@router.get("/reports/escalated", response_class=HTMLResponse)
-def escalated_reports(request: Request, user: ReportHandler, centre: CentreDep) -> Response:
+@pages.get("/reports/escalated", response_class=HTMLResponse)
+def escalated_reports(
+    session: SessionDep, request: Request, user: ReportHandler, centre: CentreDep
+) -> Response:
     """Urgent reports nobody acknowledged in time, escalated to this role (or beyond)."""
     _may_see_escalated(user)
-    return _page(request, "report_inbox.html", user, **_inbox_context(centre, user, True))
+    return page(request, "report_inbox.html", user, **_inbox_context(session, centre, user, True))
 
 
-@router.get("/reports/inbox/rows", response_class=HTMLResponse)
+@pages.get("/reports/inbox/rows", response_class=HTMLResponse)
 def inbox_rows(
-    request: Request, user: ReportHandler, centre: CentreDep, escalated: bool = False
+    session: SessionDep,
+    request: Request,
+    user: ReportHandler,
+    centre: CentreDep,
+    escalated: bool = False,
 ) -> Response:
     """The inbox rows for the live refresh; 304 while nothing changed (ETag)."""
     if escalated:
         _may_see_escalated(user)
-    context = _inbox_context(centre, user, escalated)
+    context = _inbox_context(session, centre, user, escalated)
     etag = f'"{context["fingerprint"]}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    response = _page(request, "_report_rows.html", user, **context)
+    response = page(request, "_report_rows.html", user, **context)
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -181,15 +199,16 @@ def _label(report: WardenReport, centre: Centre) -> list[tuple[str, str]]:
     return pairs
 
 
-@router.get("/reports/{report_id:int}", response_class=HTMLResponse)
-def report_page(request: Request, report_id: int, user: AnyUser, centre: CentreDep) -> Response:
-    with centre.db.session() as session:
-        report = get_visible(session, report_id, user)
-        audit = list(report.audit)
+@pages.get("/reports/{report_id:int}", response_class=HTMLResponse)
+def report_page(
+    session: SessionDep, request: Request, report_id: int, user: UserDep, centre: CentreDep
+) -> Response:
+    report = get_visible(session, report_id, user)
+    audit = list(report.audit)
     actions = []
     if may_handle(user, report):
         actions = [a for a, (sources, _) in TRANSITIONS.items() if report.state in sources]
-    return _page(
+    return page(
         request,
         "report.html",
         user,
@@ -202,29 +221,50 @@ def report_page(request: Request, report_id: int, user: AnyUser, centre: CentreD
     )
 
 
-@router.post("/reports/{report_id:int}/{action}", dependencies=[CSRF])
+@pages.post("/reports/{report_id:int}/{action}", dependencies=[CSRF])
 def report_action_form(
+    session: SessionDep,
     report_id: int,
     action: str,
-    user: AnyUser,
+    user: UserDep,
     centre: CentreDep,
     note: Annotated[str, Form()] = "",
 ) -> Response:
     if action not in TRANSITIONS:
         raise HTTPException(404, f"no action {action!r}")
-    with centre.db.session() as session:
-        act(session, report_id, action, user, centre.clock.now(), note)
+    act(session, report_id, action, user, centre.clock.now(), note)
     return RedirectResponse(f"/reports/{report_id}", status_code=303)
 
 
-@router.get("/reports/{report_id:int}/media")
-def report_media(report_id: int, user: Caller, centre: CentreDep) -> Response:
+@pages.get("/reports/{report_id:int}/media")
+def report_media(session: SessionDep, report_id: int, user: Caller, centre: CentreDep) -> Response:
     """The photo, for the pages (session) and for Open311 clients (`media_url`, API key)."""
-    with centre.db.session() as session:
-        report = get_visible(session, report_id, user)
-        sha, kind = report.media_sha256, report.media_type
+    report = get_visible(session, report_id, user)
+    sha, kind = report.media_sha256, report.media_type
     data = centre.evidence.get(sha) if sha else None
     if data is None:
         raise HTTPException(404, "this report has no photo")
     headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{sha}"'}
     return Response(data, media_type=kind or "application/octet-stream", headers=headers)
+
+
+class ActionIn(BaseModel):
+    note: str = Field("", max_length=2000, description="Why; required to reject.")
+
+
+@api.post("/reports/{report_id}/{action}", dependencies=[CSRF])
+def report_action(
+    session: SessionDep,
+    report_id: int,
+    action: str,
+    request: Request,
+    user: UserDep,
+    centre: CentreDep,
+    body: ActionIn | None = None,
+) -> dict[str, Any]:
+    """`acknowledge`, `dispatch`, `resolve` or `reject` a report (officers and up)."""
+    if action not in TRANSITIONS:
+        raise HTTPException(404, f"no action {action!r}; one of {sorted(TRANSITIONS)}")
+    now = centre.clock.now()
+    report = act(session, report_id, action, user, now, body.note if body else "")
+    return request_document(report, str(request.base_url))

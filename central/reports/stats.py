@@ -1,9 +1,9 @@
 """Warden-report numbers per warden, township and category: how many, how fast they were
 acknowledged and resolved, and how many dissuasions were done on the spot.
 
-Computed in Python over one date range (like `central.stats`), so SQLite and PostgreSQL give
-the same answers. Reports handled on the spot have no response time (nobody had to respond)
-and count as dissuasions instead.
+Computed in Python over one date range (like `central.episodes.stats`), so SQLite and
+PostgreSQL give the same answers. Reports handled on the spot have no response time (nobody
+had to respond) and count as dissuasions instead.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.categories import ReportCategories
+from central.episodes.reviews import day_start
+from central.episodes.stats import _csv
 from central.models import ReportState, WardenReport
-from central.reviews import day_start
-from central.stats import _csv
+from central.reports.categories import ReportCategories
 
 GROUPINGS = ("warden", "township", "category")
 

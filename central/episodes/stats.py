@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central.episodes.reviews import day_start
 from central.models import Episode, Node, ReviewState
-from central.reviews import day_start
 
 REVIEWED_STATES = (
     ReviewState.pending_review,
