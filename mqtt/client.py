@@ -124,6 +124,7 @@ class NodeLink:
         self._commands: queue.SimpleQueue[tuple[str, bytes, Any] | None] = queue.SimpleQueue()
         self._seen_commands: collections.OrderedDict[str, CommandAck] = collections.OrderedDict()
         self._connected = threading.Event()
+        self._closing = False
         self._subscribed = threading.Event()  # the broker granted the command subscription
         self._changed = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -202,6 +203,10 @@ class NodeLink:
         self._commands.put(None)
         for thread in self._threads:
             thread.join(timeout)
+        self._closing = True  # what follows is a goodbye, not a lost link
+        # paho's network thread logs "Client is not connected" at ERROR once the socket it
+        # just closed on purpose is gone; a clean stop should read as a clean stop.
+        self._client.disable_logger()
         self._client.disconnect()
         self._client.loop_stop()
         self.outbox.close()
@@ -345,7 +350,9 @@ class NodeLink:
         self._events.put(("connected",))
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
-        if self._connected.is_set():
+        if self._closing:
+            log.info("disconnected from broker: %s", reason)
+        elif self._connected.is_set():
             log.warning("disconnected from broker: %s", reason)
         self._connected.clear()
         self._subscribed.clear()

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # alembic says a dozen INFO lines on every start; central.db says
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # the one that matters
     return int(args.func(args) or 0)
 
 

@@ -303,3 +303,17 @@ def test_episode_sink_forgets_an_episode_once_its_ladder_is_done(
     assert sink.remembered == 0
     sink.close()
     collector.stop()
+
+
+def test_a_clean_stop_reads_as_a_clean_stop(broker: Broker, tmp_path: Path, caplog) -> None:
+    """Closing the link says goodbye; it is not a lost link (WARNING) nor a paho ERROR."""
+    import logging
+
+    link = _link(broker, tmp_path)
+    link.start()
+    assert link.wait_connected(10)
+    with caplog.at_level(logging.INFO):
+        link.close()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == [], [r.getMessage() for r in loud]
+    assert any("disconnected from broker" in r.getMessage() for r in caplog.records)

@@ -163,6 +163,7 @@ class EpisodeConsumer:
         self._inbox.put(None)
         if self._worker.is_alive():
             self._worker.join(timeout)
+        self.client.disable_logger()  # paho logs its own clean disconnect at ERROR
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -127,6 +127,7 @@ class MqttAlerts:
 
     def stop(self) -> None:
         if self._owns_client:
+            self.client.disable_logger()  # paho logs its own clean disconnect at ERROR
             self.client.disconnect()
             self.client.loop_stop()
 
