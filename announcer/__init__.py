@@ -1,1 +1,1 @@
-"""Voice warnings (issue 3): templates, pyttsx3 clip cache, outputs. See design.md."""
+"""Voice warnings: templates, pyttsx3 clip cache, outputs. See design.md."""

@@ -1,4 +1,4 @@
-"""The fleet load test of issue 7: 200 simulated edge nodes against Mosquitto + PostgreSQL and
+"""The fleet load test: 200 simulated edge nodes against Mosquitto + PostgreSQL and
 real ``roadguard central serve`` workers on one shared subscription; one worker, then two,
 in the same run (same broker, database and nodes; the nodes keep their sessions).
 

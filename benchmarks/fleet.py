@@ -1,5 +1,5 @@
 """A simulated fleet of edge nodes against real central workers: the load generator of the
-scale test (issue 7, "Scale"), shared by `benchmarks/bench_fleet.py` and the smoke test.
+scale test, shared by `benchmarks/bench_fleet.py` and the smoke test.
 
 The parts, each real where it matters:
 

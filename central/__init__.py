@@ -1,1 +1,2 @@
-"""Central service (issue 5): ingest, review workflow, pages. See design.md."""
+"""The central service: episodes (ingest, review workflow), warden reports, web pages and
+API. See design.md."""

@@ -83,7 +83,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
-    # Road wardens' routing (issue 6): a warden's urgent report goes to the officers of the
+    # Road wardens' routing: a warden's urgent report goes to the officers of the
     # same squad; officers without a squad see every squad's reports.
     township: Mapped[str | None] = mapped_column(String(64), nullable=True)
     squad: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -17,7 +17,7 @@ class Permission(enum.StrEnum):
     view_dashboard = "view_dashboard"
     export = "export"  # CSV of tickets and dissuasions
     manage_users = "manage_users"
-    file_reports = "file_reports"  # road-warden field reports (issue 6)
+    file_reports = "file_reports"  # road-warden field reports
     handle_reports = "handle_reports"  # acknowledge / dispatch / resolve / reject them
 
 

@@ -208,12 +208,8 @@ class EpisodeBook:
         few parked cars silence every warning."""
         rules = self.rules
         flow = [h for h in histories if h.in_flow(timestamp, rules.queue_window_s)]
-        queued = sum(
-            h.queueing(timestamp, rules.still_window_s, rules.queue_window_s) for h in flow
-        )
-        return queued >= rules.congestion_min_stopped and queued >= rules.congestion_ratio * len(
-            flow
-        )
+        queued = sum(h.still_for(timestamp) >= rules.still_window_s for h in flow)
+        return queued >= max(rules.congestion_min_stopped, rules.congestion_ratio * len(flow))
 
     def _follow(
         self, episode: Episode, histories: list[TrackHistory], timestamp: float, moment: datetime
@@ -340,8 +336,8 @@ class EpisodeBook:
     def _recent_escalation(self, zone_id: str, anchor: np.ndarray, timestamp: float) -> str | None:
         """The episode that already warned or ticketed this vehicle here within its cooldown.
 
-        Without a plate the vehicle is recognised by where it stands; issue 7's plate reader
-        will key this on (plate, zone)."""
+        Without a plate the vehicle is recognised by where it stands; once the plate reader
+        has voted, `set_plate` keys it on (plate, zone)."""
         self.closed = [c for c in self.closed if timestamp - c.ended_at <= c.cooldown_s]
         for closed in reversed(self.closed):
             if (

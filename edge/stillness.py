@@ -59,14 +59,10 @@ class TrackHistory:
     def still_for(self, timestamp: float) -> float:
         return timestamp - self.anchor_since
 
-    def queueing(self, timestamp: float, still_window_s: float, queue_window_s: float) -> bool:
-        """Traffic standing in a queue: it drove in, and has stood still long enough to count
-        as stopped but not so long that it is parked."""
-        return self.travelled and still_window_s <= self.still_for(timestamp) <= queue_window_s
-
     def in_flow(self, timestamp: float, queue_window_s: float) -> bool:
-        """Part of the traffic: moving, or queueing. A vehicle parked before the camera looked,
-        or standing longer than `queue_window_s`, is parking and never part of a jam."""
+        """Part of the traffic: moving, or stopped in a queue (standing at most
+        `queue_window_s`, longer than a red light). A vehicle parked before the camera looked,
+        or standing longer, is parking and never part of a jam."""
         return self.travelled and self.still_for(timestamp) <= queue_window_s
 
     @property

@@ -1,1 +1,2 @@
-"""The edge-centre MQTT contract (issue 4). See design.md."""
+"""The edge-centre MQTT contract: topics, versioned payloads, the outbox, the node's link.
+See design.md."""

@@ -203,7 +203,7 @@ def ingest_violation(
             ingest_evidence(centre, data, evidence_meta(episode_id, name, data))
 
 
-# -- warden reports (issue 6) -----------------------------------------------------------------
+# -- warden reports ---------------------------------------------------------------------------
 # name: (role, township, squad)
 REPORT_USERS = {
     "walt": ("warden", "Xiaowan", "north"),

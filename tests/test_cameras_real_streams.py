@@ -174,6 +174,22 @@ def mjpeg_server(clip: Path) -> ServerProcess:
     )
 
 
+def kill_and_bring_back(server: ServerProcess, node: EdgeNode) -> dict:
+    """The camera server dies (SIGKILL) and comes back on the same URL: the node's health
+    says `lost` with its back-off, then `live` again. Returns the health while lost."""
+    assert camera_health(node)["state"] == "live"
+    server.kill()
+    wait_until(lambda: camera_health(node)["state"] == "lost", 30, "the stream to be lost")
+    lost = camera_health(node)
+    server.start()
+    wait_until(lambda: camera_health(node)["state"] == "live", 60, "the reconnection")
+    return lost
+
+
+def events(sink: MemorySink) -> list[str]:
+    return [r.event for r in sink.records]
+
+
 @pytest.fixture
 def rtsp(campus_jpegs: Path):
     server = rtsp_server(campus_jpegs).start()
@@ -187,14 +203,9 @@ def test_the_node_on_a_real_rtsp_stream_survives_the_server_dying(rtsp, detector
     sink = MemorySink()
     node = EdgeNode(campus_site(rtsp.url, tmp_path), detector, sink)
     with RunningNode(node):
-        wait_until(lambda: "violation" in [r.event for r in sink.records], 90, "the violation")
-        assert camera_health(node)["state"] == "live"
-        rtsp.kill()
-        wait_until(lambda: camera_health(node)["state"] == "lost", 30, "the stream to be lost")
-        lost = camera_health(node)
+        wait_until(lambda: "violation" in events(sink), 90, "the violation")
+        lost = kill_and_bring_back(rtsp, node)
         assert "retrying in" in lost["detail"]  # the back-off, said in the health report
-        rtsp.start()  # the same URL answers again
-        wait_until(lambda: camera_health(node)["state"] == "live", 60, "the reconnection")
         frames = node.pipelines["campus"].stats.frames
         wait_until(lambda: node.pipelines["campus"].stats.frames > frames + 25, 30, "frames")
         back = camera_health(node)
@@ -216,12 +227,8 @@ def test_the_node_on_an_mjpeg_http_camera_reconnects_after_it_goes_away(mjpeg, d
     sink = MemorySink()
     node = EdgeNode(campus_site(mjpeg.url, tmp_path), detector, sink)
     with RunningNode(node):
-        wait_until(lambda: "warned" in [r.event for r in sink.records], 60, "a warning")
-        assert camera_health(node)["state"] == "live"
-        mjpeg.kill()
-        wait_until(lambda: camera_health(node)["state"] == "lost", 30, "the stream lost")
-        mjpeg.start()
-        wait_until(lambda: camera_health(node)["state"] == "live", 60, "the reconnection")
+        wait_until(lambda: "warned" in events(sink), 60, "a warning")
+        kill_and_bring_back(mjpeg, node)
         assert camera_health(node)["reconnects"] >= 1
     assert [c[:2] for c in chains_by_zone(sink)["van-bay"]] == [["stopped", "warned"]]
     assert set(chains_by_zone(sink)) == {"van-bay"}

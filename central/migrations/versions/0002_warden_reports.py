@@ -1,4 +1,4 @@
-"""Road-warden field reports (issue 6): reports, API keys for Open311 clients, the audit's
+"""Road-warden field reports: reports, API keys for Open311 clients, the audit's
 link to a report, and each user's township and squad.
 
 Revision ID: 0002
