@@ -18,12 +18,12 @@ from cameras.backoff import Backoff
 from cameras.capture import Capture, CaptureFactory, opencv_capture
 from cameras.frames import Frame
 from cameras.ratecap import FrameRateCap
-from cameras.state import SourceLifecycle, SourceState, StateListener
+from cameras.state import HasLifecycle, SourceLifecycle, SourceState, StateListener
 
 log = logging.getLogger(__name__)
 
 
-class LiveSource:
+class LiveSource(HasLifecycle):
     """Frames from a stream URL or a USB device index, stamped with the wall clock at grab.
 
     - `clock`: the capture timestamp (seconds since the epoch) read right after `grab()`.
@@ -57,14 +57,6 @@ class LiveSource:
         self._capture: Capture | None = None
         self._grabbed = 0
         self.reconnects = 0
-
-    @property
-    def state(self) -> SourceState:
-        return self._lifecycle.state
-
-    @property
-    def state_reason(self) -> str:
-        return self._lifecycle.reason
 
     def close(self) -> None:
         """Stop iterating (also from another thread); the capture is released by the loop."""

@@ -9,6 +9,7 @@ an error for whoever configured it, not a camera to wait for.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,13 +92,30 @@ class VideoFileSource(FiniteSource):
         self._lifecycle.enter(SourceState.CLOSED, "end of file")
 
     def _open(self) -> Capture:
-        if not self.path.is_file():
-            raise _unavailable(self, f"no video file at {self.path}")
-        capture = self._factory(str(self.path))
-        if not capture.isOpened():
-            capture.release()
-            raise _unavailable(self, f"cannot read {self.path} as video")
-        return capture
+        try:
+            return open_video(self.path, self._factory)
+        except SourceUnavailable as exc:
+            raise _unavailable(self, str(exc)) from None
+
+
+def open_video(path: Path, capture_factory: CaptureFactory = opencv_capture) -> Capture:
+    """The opened video file; SourceUnavailable says why it cannot be played (the node's
+    file cameras and `config check` apply the same rule)."""
+    if not path.is_file():
+        raise SourceUnavailable(f"no video file at {path}")
+    if not os.access(path, os.R_OK):
+        raise SourceUnavailable(f"video file {path} is not readable by this user")
+    capture = capture_factory(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise SourceUnavailable(f"cannot read {path} as video")
+    return capture
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images of `folder` in natural name order (frame2 before frame10)."""
+    found = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found, key=_natural_key)
 
 
 def _unavailable(source: FiniteSource, reason: str) -> SourceUnavailable:
@@ -145,10 +163,10 @@ class ImageFolderSource(FiniteSource):
     def images(self) -> list[Path]:
         if not self.folder.is_dir():
             raise _unavailable(self, f"no image folder at {self.folder}")
-        found = [p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        found = image_files(self.folder)
         if not found:
             raise _unavailable(self, f"no images in {self.folder}")
-        return sorted(found, key=_natural_key)
+        return found
 
     def __iter__(self) -> Iterator[Frame]:
         paths = self.images()

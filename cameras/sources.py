@@ -23,10 +23,11 @@ from cameras.backoff import Backoff
 from cameras.capture import CaptureFactory, opencv_capture
 from cameras.live import LiveSource
 from cameras.recorded import (
-    IMAGE_SUFFIXES,
     ImageFolderSource,
     SourceUnavailable,
     VideoFileSource,
+    image_files,
+    open_video,
 )
 from cameras.state import FrameSource, SourceState, StateListener
 
@@ -116,20 +117,13 @@ def source_problem(url: str | int) -> str | None:
         if not os.access(device, os.R_OK | os.W_OK):
             return f"video device {device} is not readable by this user (group video?)"
     elif kind == "folder":
-        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in Path(text).iterdir()):
+        if not image_files(Path(text)):
             return f"no images in {text}"
     elif kind == "file":
-        path = Path(text)
-        if not path.is_file():
-            return f"no video file at {path}"
-        if not os.access(path, os.R_OK):
-            return f"video file {path} is not readable by this user"
-        capture = opencv_capture(text)
         try:
-            if not capture.isOpened():
-                return f"cannot read {path} as video"
-        finally:
-            capture.release()
+            open_video(Path(text)).release()
+        except SourceUnavailable as exc:
+            return str(exc)
     elif kind == "scene":
         from cameras.scene import scene_names
 

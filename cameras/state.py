@@ -79,7 +79,22 @@ class SourceLifecycle:
             self._listener(old, state, reason)
 
 
-class FiniteSource:
+class HasLifecycle:
+    """A source's visible state and why it is in it, read from its `SourceLifecycle`: what
+    the node's health report and metrics show for every kind of source."""
+
+    _lifecycle: SourceLifecycle
+
+    @property
+    def state(self) -> SourceState:
+        return self._lifecycle.state
+
+    @property
+    def state_reason(self) -> str:
+        return self._lifecycle.reason
+
+
+class FiniteSource(HasLifecycle):
     """What files, folders and scripted scenes share: a camera id, a frame-rate cap, a
     lifecycle, and a `close()` their frame loops check between frames."""
 
@@ -90,14 +105,6 @@ class FiniteSource:
         self.cap = FrameRateCap(fps_cap)
         self._lifecycle = SourceLifecycle(camera_id, on_state)
         self._closed = False
-
-    @property
-    def state(self) -> SourceState:
-        return self._lifecycle.state
-
-    @property
-    def state_reason(self) -> str:
-        return self._lifecycle.reason
 
     def close(self) -> None:
         self._closed = True
