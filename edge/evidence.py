@@ -3,11 +3,17 @@
 At each warning and at the violation: the full frame with the vehicle's box and the zone drawn
 (context: where, which sign) and a crop of the vehicle (which car). A failed write (full disk)
 is reported and does not stop the episode: the ladder and the log must go on.
+
+These files are the only copy: the outbox refers to them and reads them when it sends. So a
+picture is written to a temporary name, flushed to disk and renamed into place, before its
+reference reaches an episode record: after a power cut a referenced file is whole or absent,
+never half-written under its final name.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -50,12 +56,27 @@ class EvidenceStore:
                 ok, data = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
                 if not ok:
                     raise EvidenceWriteError(f"JPEG encoding failed for {name}")
-                (self.root / name).write_bytes(data.tobytes())
+                write_durably(self.root / name, data.tobytes())
         except OSError as exc:
             self.failures += 1
             log.error("evidence %s of episode %s not saved: %s", step, episode_id, exc)
             return []
         return names
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write, fsync, rename into place, fsync the folder (POSIX's durable replace)."""
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def annotate(image: np.ndarray, box: np.ndarray, polygon: np.ndarray, caption: str) -> np.ndarray:

@@ -238,17 +238,16 @@ class NodeLink:
 
         return self._enqueue("episode", build)
 
-    def publish_evidence(
-        self,
-        camera_id: str,
-        episode_id: str,
-        name: str,
-        data: bytes,
-        *,
-        captured_at: datetime | None = None,
-    ) -> str | None:
-        """Queue one evidence JPEG; its `Evidence` metadata rides in the user property
-        `roadguard-meta`. Returns the message id."""
+    def publish_evidence(self, camera_id: str, root: Path, reference: str) -> str | None:
+        """Queue the evidence file `root/<episode-id>/<name>` named by an episode record's
+        `evidence` reference. The outbox row refers to the file (read again at send time),
+        so the picture is kept once, in the evidence folder; its `Evidence` metadata (size,
+        sha256: the centre checks both) rides in the user property `roadguard-meta`.
+        Raises FileNotFoundError when the file is not there. Returns the message id."""
+        episode_id, _, name = reference.partition("/")
+        path = (root / reference).resolve()
+        data = path.read_bytes()
+        captured_at = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
         topic = topics.evidence_topic(self.node_id, camera_id, episode_id, name)
         digest = hashlib.sha256(data).hexdigest()
 
@@ -267,19 +266,9 @@ class NodeLink:
                 "content_type": EVIDENCE_CONTENT_TYPE,
                 "user": [[EVIDENCE_META_PROPERTY, meta.to_json().decode()]],
             }
-            return Message("evidence", topic, data, str(meta.id), props)
+            return Message("evidence", topic, b"", str(meta.id), props, payload_file=str(path))
 
         return self._enqueue("evidence", build)
-
-    def publish_evidence_file(self, camera_id: str, root: Path, reference: str) -> str | None:
-        """Queue the evidence file `root/<episode-id>/<name>` named by an episode record's
-        `evidence` reference."""
-        episode_id, _, name = reference.partition("/")
-        path = root / reference
-        stamp = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
-        return self.publish_evidence(
-            camera_id, episode_id, name, path.read_bytes(), captured_at=stamp
-        )
 
     def publish_health(
         self,
@@ -459,9 +448,16 @@ class NodeLink:
         fresh = self.outbox.fresh(after=last_fresh, limit=room) if room > 0 else []
         for n, stored in enumerate([*retries, *fresh]):
             message = stored.message
+            try:
+                body = message.body()
+            except OSError as exc:
+                self.outbox.bury(stored.rowid, f"evidence file unreadable: {exc}")
+                if n >= len(retries):
+                    last_fresh = stored.rowid
+                continue
             info = self._client.publish(
                 message.topic,
-                message.payload,
+                body,
                 qos=message.qos,
                 retain=message.retain,
                 properties=_publish_properties(message),
@@ -579,7 +575,7 @@ class MqttEpisodeSink:
         """Queue one evidence file by its reference (``<episode-id>/<name>``)."""
         if self.evidence_root is None:
             raise ValueError("MqttEpisodeSink has no evidence_root")
-        return self.link.publish_evidence_file(camera_id, self.evidence_root, reference)
+        return self.link.publish_evidence(camera_id, self.evidence_root, reference)
 
     def _send_evidence(self, camera: str, reference: str) -> None:
         with self._lock:
@@ -587,7 +583,7 @@ class MqttEpisodeSink:
                 return
         assert self.evidence_root is not None
         try:
-            self.link.publish_evidence_file(camera, self.evidence_root, reference)
+            self.link.publish_evidence(camera, self.evidence_root, reference)
         except FileNotFoundError:
             log.error("evidence %s is referenced but not on disk", reference)
         with self._lock:

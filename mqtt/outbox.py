@@ -26,6 +26,11 @@ When full (`max_bytes` or `max_messages`), the policy is:
    (`MqttEpisodeSink` logs an error and keeps the camera running; the files stay on disk).
 
 A "disk full" from SQLite is reported as `OutboxFull` too.
+
+Evidence pictures are not copied in: their row names the file the evidence store wrote
+(`payload_file`), read when the row is handed to the broker. The evidence folder is the one
+copy; retention keeps an episode's folder while `holds_episode` says a row still needs it.
+A file gone by send time is a dead letter, never a silent gap.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL    NOT NULL,
     size       INTEGER NOT NULL,
     due_at     REAL    NOT NULL DEFAULT 0,
-    attempts   INTEGER NOT NULL DEFAULT 0
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    payload_file TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_kind ON messages(kind, rowid);
 CREATE TABLE IF NOT EXISTS dead (
@@ -71,7 +77,8 @@ CREATE TABLE IF NOT EXISTS dead (
     properties TEXT    NOT NULL,
     msg_id     TEXT    NOT NULL,
     reason     TEXT    NOT NULL,
-    failed_at  REAL    NOT NULL
+    failed_at  REAL    NOT NULL,
+    payload_file TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -82,8 +89,12 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages(due_at, rowid);
 CREATE INDEX IF NOT EXISTS messages_msg_id ON messages(msg_id);
 """
 _ADDED_COLUMNS = {
-    "due_at": "REAL NOT NULL DEFAULT 0",
-    "attempts": "INTEGER NOT NULL DEFAULT 0",
+    "messages": {
+        "due_at": "REAL NOT NULL DEFAULT 0",
+        "attempts": "INTEGER NOT NULL DEFAULT 0",
+        "payload_file": "TEXT",
+    },
+    "dead": {"payload_file": "TEXT"},
 }
 
 
@@ -94,7 +105,8 @@ class OutboxFull(RuntimeError):
 @dataclass(frozen=True)
 class Message:
     """One message to send. `properties` holds MQTT v5 extras: `content_type` (str) and
-    `user` (list of [key, value] pairs)."""
+    `user` (list of [key, value] pairs). With `payload_file` the body is that file, read at
+    send time (`payload` is then empty): evidence is kept once, where the node wrote it."""
 
     kind: Kind
     topic: str
@@ -103,6 +115,13 @@ class Message:
     properties: dict = field(default_factory=dict)
     qos: int = 1
     retain: bool = False
+    payload_file: str | None = None
+
+    def body(self) -> bytes:
+        """The bytes to publish. Raises OSError when the referenced file cannot be read."""
+        if self.payload_file is None:
+            return self.payload
+        return Path(self.payload_file).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -143,10 +162,11 @@ class Outbox:
 
     def _add_missing_columns(self) -> None:
         """An outbox written by an older node keeps its rows: they count as never sent."""
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
-        for name, declaration in _ADDED_COLUMNS.items():
-            if name not in have:
-                self._db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
     # -- counters kept across restarts ------------------------------------------------------
     def _meta(self, key: str) -> int:
@@ -193,7 +213,7 @@ class Outbox:
                     message = build(self._bump("seq"))
                     if message.kind != kind:
                         raise ValueError(f"built a {message.kind} message for kind {kind}")
-                    size = len(message.payload) + len(message.topic)
+                    size = _row_size(message)
                     if not self._make_room(size):
                         if kind in DROPPABLE:
                             self.dropped_health += 1
@@ -222,7 +242,7 @@ class Outbox:
     def _insert(self, message: Message, size: int) -> None:
         self._db.execute(
             "INSERT INTO messages(kind, topic, payload, properties, qos, retain, msg_id, "
-            "created_at, size) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, size, payload_file) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message.kind,
                 message.topic,
@@ -233,6 +253,7 @@ class Outbox:
                 message.msg_id,
                 time.time(),
                 size,
+                message.payload_file,
             ),
         )
         self._count += 1
@@ -280,18 +301,11 @@ class Outbox:
     def _select(self, where: str, *params: object) -> list[Stored]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT rowid, kind, topic, payload, properties, qos, retain, msg_id, created_at "
-                f"FROM messages {where}",
+                "SELECT rowid, kind, topic, payload, properties, qos, retain, msg_id, created_at, "
+                f"payload_file FROM messages {where}",
                 params,
             ).fetchall()
-        return [
-            Stored(
-                rowid,
-                Message(kind, topic, bytes(payload), msg_id, json.loads(props), qos, bool(retain)),
-                created_at,
-            )
-            for rowid, kind, topic, payload, props, qos, retain, msg_id, created_at in rows
-        ]
+        return [_stored(row) for row in rows]
 
     def awaiting(self) -> int:
         """Messages sent and not yet confirmed by the centre."""
@@ -377,17 +391,18 @@ class Outbox:
         with self._lock, self._transaction():
             row = self._db.execute(
                 "DELETE FROM messages WHERE rowid = ? "
-                "RETURNING kind, topic, payload, properties, msg_id, size",
+                "RETURNING kind, topic, payload, properties, msg_id, size, payload_file",
                 (rowid,),
             ).fetchone()
             if row is None:
                 return
-            kind, topic, payload, props, msg_id, size = row
+            kind, topic, payload, props, msg_id, size, payload_file = row
             self._count -= 1
             self._bytes -= size
             self._db.execute(
-                "INSERT OR REPLACE INTO dead VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                (rowid, kind, topic, payload, props, msg_id, reason, time.time()),
+                "INSERT OR REPLACE INTO dead(rowid, kind, topic, payload, properties, msg_id, "
+                "reason, failed_at, payload_file) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rowid, kind, topic, payload, props, msg_id, reason, time.time(), payload_file),
             )
         log.error("outbox: %s %s on %s not delivered: %s", kind, msg_id, topic, reason)
 
@@ -423,6 +438,21 @@ class Outbox:
 
     def _transaction(self, durable: bool = True) -> _Transaction:
         return _Transaction(self, durable)
+
+
+def _stored(row: tuple) -> Stored:
+    rowid, kind, topic, payload, props, qos, retain, msg_id, created_at, payload_file = row
+    message = Message(
+        kind, topic, bytes(payload), msg_id, json.loads(props), qos, bool(retain), payload_file
+    )
+    return Stored(rowid, message, created_at)
+
+
+def _row_size(message: Message) -> int:
+    """What the row costs the outbox's budget: a referenced file is the evidence store's to
+    budget (retention), so only its name counts here."""
+    body = message.payload_file.encode() if message.payload_file else message.payload
+    return len(body) + len(message.topic)
 
 
 class _Refused(Exception):

@@ -225,6 +225,18 @@ def evidence_bytes(index: int) -> bytes:
     return b"\xff\xd8\xff\xe0" + hashlib.sha256(str(index).encode()).digest() * 64
 
 
+def write_evidence(root: Path, index: int) -> str:
+    """Write episode `index`'s stand-in picture as the evidence store does (whole, then
+    renamed into place) and return its reference, for `NodeLink.publish_evidence`."""
+    reference = f"ep-{index:06d}/frame.jpg"
+    path = root / reference
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(evidence_bytes(index))
+    partial.replace(path)
+    return reference
+
+
 def command(node_id: str, verb: str, seq: int = 1, **args: Any) -> Command:
     return Command.build(seq=seq, node_id=node_id, verb=verb, args=args)
 
@@ -238,6 +250,7 @@ __all__ = [
     "command",
     "evidence_bytes",
     "numbered_record",
+    "write_evidence",
 ]
 
 
@@ -279,7 +292,8 @@ def _publish_main(argv: list[str]) -> int:
         # evidence first, as MqttEpisodeSink does; resumable because it is keyed by index
         every = args.evidence_every
         if every and index % every == 0 and outbox.produced("evidence") <= index // every:
-            link.publish_evidence("cam-1", f"ep-{index:06d}", "frame.jpg", evidence_bytes(index))
+            evidence_root = args.outbox.parent / "evidence"
+            link.publish_evidence("cam-1", evidence_root, write_evidence(evidence_root, index))
         link.publish_episode(numbered_record(index, args.node))
         time.sleep(args.interval)  # pacing the producer, like frames would
     drained = link.wait_drained(args.drain_timeout)

@@ -43,8 +43,8 @@ def test_episodes_and_evidence_arrive_through_the_broker(kind, tmp_path):
         link.start()
         try:
             assert link.wait_connected(10)
-            link.publish_evidence_file("kerb-cam", evidence_root, "ep-mq/warning1-frame.jpg")
-            link.publish_evidence_file("kerb-cam", evidence_root, "ep-mq/violation-frame.jpg")
+            link.publish_evidence("kerb-cam", evidence_root, "ep-mq/warning1-frame.jpg")
+            link.publish_evidence("kerb-cam", evidence_root, "ep-mq/violation-frame.jpg")
             link.publish_episode(_record("stopped", "ep-mq", 0))
             link.publish_episode(_record("warned", "ep-mq", 1))
             link.publish_episode(_record("violation", "ep-mq", 1))

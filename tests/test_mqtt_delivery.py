@@ -22,7 +22,7 @@ from mqtt.client import NodeLink
 from mqtt.config import MqttConfig
 from mqtt.outbox import Outbox
 from mqtt.payloads import Command, CommandAck, Episode, Evidence, Status
-from mqtt.testing import Collector, command, evidence_bytes, numbered_record
+from mqtt.testing import Collector, command, evidence_bytes, numbered_record, write_evidence
 
 NODE = "node-1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,8 @@ def _publish(link: NodeLink, start: int, stop: int, every: int, pace: float = 0.
         if pace:
             time.sleep(pace)  # pacing the producer like a camera, not synchronisation
         if i % every == 0:
-            link.publish_evidence("cam-1", f"ep-{i:06d}", "frame.jpg", evidence_bytes(i))
+            root = link.outbox.path.parent / "evidence"
+            link.publish_evidence("cam-1", root, write_evidence(root, i))
         link.publish_episode(numbered_record(i, NODE))
 
 
@@ -302,6 +303,53 @@ def test_episode_sink_forgets_an_episode_once_its_ladder_is_done(
     assert collector.count(Evidence) == 2 * episodes  # each picture once
     assert sink.remembered == 0
     sink.close()
+    collector.stop()
+
+
+def test_a_picture_waiting_for_the_link_is_kept_once(broker: Broker, tmp_path: Path) -> None:
+    """The outbox refers to the evidence file; it does not hold a second copy of it."""
+    broker.stop()
+    root = tmp_path / "evidence"
+    link = _link(broker, tmp_path)
+    link.start()
+    references = [write_evidence(root, i) for i in range(3)]
+    for reference in references:
+        link.publish_evidence("cam-1", root, reference)
+    link.close()
+    outbox_files = b"".join(f.read_bytes() for f in tmp_path.glob(f"outbox-{NODE}.sqlite*"))
+    for i in range(3):
+        assert evidence_bytes(i)[4:68] not in outbox_files, "the picture was copied"
+    assert Outbox(tmp_path / f"outbox-{NODE}.sqlite").size_bytes < len(evidence_bytes(0))
+
+    broker.start()
+    collector = Collector(broker.port).start()
+    link = _link(broker, tmp_path)
+    link.start()
+    assert link.wait_drained(30)
+    got = {item.payload.reference: item.data for item in collector.unique.values() if item.data}
+    assert got == {reference: (root / reference).read_bytes() for reference in references}
+    link.close()
+    collector.stop()
+
+
+def test_a_picture_gone_before_sending_is_a_dead_letter(broker: Broker, tmp_path: Path) -> None:
+    """Deleted by hand before it could be sent: kept aside with the reason, the rest sent."""
+    root = tmp_path / "evidence"
+    link = _link(broker, tmp_path)  # queued before the link starts, as during an outage
+    gone, kept = write_evidence(root, 1), write_evidence(root, 2)
+    link.publish_evidence("cam-1", root, gone)
+    link.publish_evidence("cam-1", root, kept)
+    link.publish_episode(numbered_record(1, NODE))
+    (root / gone).unlink()
+    collector = Collector(broker.port).start()
+    link.start()
+    assert link.wait_drained(30)
+    assert collector.wait_for(lambda c: c.count(Episode) >= 1 and c.count(Evidence) >= 1, 20)
+    assert [evidence.reference for evidence in collector.of_type(Evidence)] == [kept]
+    (dead,) = link.outbox.dead_letters()
+    assert dead[0] == "evidence" and gone.split("/")[0] in dead[1]
+    assert "evidence file unreadable" in dead[2] and "No such file" in dead[2]
+    link.close()
     collector.stop()
 
 
