@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from tests.conftest_central import episode_payload, open_centre
+from central.testing.centres import open_centre
+from central.testing.records import episode_payload
 
 BATCH = 50  # episodes per round; 3 messages each
 

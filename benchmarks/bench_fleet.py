@@ -2,7 +2,7 @@
 real ``roadguard central serve`` workers on one shared subscription; one worker, then two,
 in the same run (same broker, database and nodes; the nodes keep their sessions).
 
-Per worker count, two runs (see `benchmarks/fleet.py` for the parts):
+Per worker count, two runs (see `roadguard/testing/fleet/` for the parts):
 
 - `burst`: every node starts `BURST_EPISODES` episodes within a fraction of a second (the
   fleet offers far more than the centre can take), so messages/s and episodes/s are the
@@ -27,7 +27,7 @@ import os
 
 import pytest
 
-from benchmarks.fleet import Rig, RunResult, cpu_table, episode_scripts, table
+from roadguard.testing.fleet import Rig, RunResult, cpu_table, episode_scripts, table
 
 NODES = int(os.environ.get("ROADGUARD_FLEET_NODES", "200"))
 BURST_EPISODES = 3  # per node

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from models.plates import OcrPlateReader
-from tests.conftest_plates import car_scene, render_plate
+from models.plates.testing import car_scene, render_plate
 
 # One thread: the plate reader runs beside the detector on the edge box and must not take
 # every core (on this shared 2-core machine one thread was also faster than two).

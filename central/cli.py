@@ -1,8 +1,8 @@
 """`roadguard central serve | migrate | user add`.
 
-Settings come from the environment (`DATABASE_URL`, `ROADGUARD_SECRET_KEY`,
-`ROADGUARD_EVIDENCE_DIR`, `MQTT_HOST`, `MQTT_PORT`, `MQTT_USERNAME`, `MQTT_PASSWORD`,
-`MQTT_TLS`, `MQTT_TLS_CA`) and the options here; an option wins over its variable.
+Settings come from the environment (`central.config`: `DATABASE_URL`, `ROADGUARD_SECRET_KEY`,
+`MQTT_HOST`, ..., or any setting as `ROADGUARD_<PATH>`) and the options here; an option
+wins over its variable.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--share-group", default="central", help="shared-subscription group")
     serve.add_argument(
         "--client-id",
-        default=os.environ.get("MQTT_CLIENT_ID", ""),
+        default="",
         help="this worker's MQTT client id (or MQTT_CLIENT_ID); default central-<host>-<port>. "
         "It must be stable and one per worker: the broker keeps what the worker had not "
         "acknowledged when it stopped, and delivers it when it comes back",
@@ -91,17 +91,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from central.config import CentralSettings, MqttConfig
+    from pydantic import ValidationError
+
+    from central.config import CentralSettings, MqttConfig, settings_error
 
     overrides: dict[str, object] = {}
     if getattr(args, "review_window", None):
         overrides["review_window_s"] = args.review_window
-    settings = CentralSettings.from_env(**overrides)
+    try:
+        settings = CentralSettings(**overrides)
+    except ValidationError as exc:
+        raise SystemExit(settings_error(exc)) from None
     if not getattr(args, "mqtt", None):
         return settings
-    mqtt = MqttConfig.model_validate(
-        {**settings.mqtt.model_dump(exclude_unset=True), **_mqtt_options(args)}
-    )
+    options = _mqtt_options(args)
+    if not options.get("client_id") and not settings.mqtt.client_id:
+        options["client_id"] = f"central-{socket.gethostname()}-{getattr(args, 'port', 0)}"
+    mqtt = MqttConfig.model_validate({**settings.mqtt.model_dump(exclude_unset=True), **options})
     # A broker to consume from is a broker to publish urgent-report alerts to.
     reports = settings.reports.model_copy(update={"mqtt_alerts": True})
     return settings.model_copy(update={"mqtt": mqtt, "reports": reports})
@@ -117,9 +123,9 @@ def _mqtt_options(args: argparse.Namespace) -> dict[str, object]:
         "host": parts.hostname or "127.0.0.1",
         "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
         "group": args.share_group,
-        "client_id": getattr(args, "client_id", "")
-        or f"central-{socket.gethostname()}-{getattr(args, 'port', 0)}",
     }
+    if getattr(args, "client_id", ""):
+        values["client_id"] = args.client_id
     if parts.scheme == "mqtts":
         values["tls"] = True
     if parts.username:
@@ -217,5 +223,5 @@ def _user_token(args: argparse.Namespace) -> int:
 def _categories(args: argparse.Namespace) -> int:
     from central.config import CentralSettings
 
-    print(CentralSettings.from_env().reports.load_categories().to_yaml(), end="")
+    print(CentralSettings().reports.load_categories().to_yaml(), end="")
     return 0

@@ -1,4 +1,10 @@
-"""The centre's settings: one pydantic model, filled from the environment or a YAML file.
+"""The centre's settings: one pydantic-settings model, filled from arguments and the
+environment.
+
+Every setting has a systematic variable: `ROADGUARD_` and the field's path joined by `__`
+(`ROADGUARD_REVIEW_WINDOW_S`, `ROADGUARD_MQTT__HOST`, `ROADGUARD_REPORTS__MQTT_ALERTS`).
+The short names operators already use (`DATABASE_URL`, `MQTT_HOST`, ... in `SHORT_NAMES`)
+fill the same settings and lose to the systematic ones. Arguments win over both.
 
 Every default makes one machine a whole system (SQLite, evidence on local disk); scale is
 chosen here, by configuration, never by a code fork (design.md, "Defaults and scale").
@@ -9,12 +15,28 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from central.reports.categories import ReportsConfig
 from configbase import StrictModel, data_dir
+
+# The short variable names of the README and deployments, each naming one setting's path.
+SHORT_NAMES: dict[str, tuple[str, ...]] = {
+    "DATABASE_URL": ("database_url",),
+    "ROADGUARD_EVIDENCE_DIR": ("evidence", "path"),
+    "ROADGUARD_REPORT_CATEGORIES": ("reports", "categories_file"),
+    "MQTT_HOST": ("mqtt", "host"),
+    "MQTT_PORT": ("mqtt", "port"),
+    "MQTT_USERNAME": ("mqtt", "username"),
+    "MQTT_PASSWORD": ("mqtt", "password"),
+    "MQTT_CLIENT_ID": ("mqtt", "client_id"),
+    "MQTT_TLS": ("mqtt", "tls"),
+    "MQTT_TLS_CA": ("mqtt", "tls_ca_file"),
+}
 
 
 class EvidenceConfig(StrictModel):
@@ -59,9 +81,43 @@ class MqttConfig(StrictModel):
     )
     keepalive_s: int = Field(30, gt=0, title="Keep-alive", description="MQTT keep-alive.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_ca_file_means_tls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tls_ca_file") and "tls" not in data:
+            return {**data, "tls": True}
+        return data
 
-class CentralSettings(StrictModel):
+
+class ShortNames(PydanticBaseSettingsSource):
+    """`SHORT_NAMES` read from the environment into the nested shape of the settings."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for variable, path in SHORT_NAMES.items():
+            raw = os.environ.get(variable)
+            if not raw:
+                continue
+            section = values
+            for key in path[:-1]:
+                section = section.setdefault(key, {})
+            section[path[-1]] = raw
+        return values
+
+
+class CentralSettings(BaseSettings):
     """Settings of one central worker."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ROADGUARD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
 
     database_url: str = Field(
         "",
@@ -114,33 +170,23 @@ class CentralSettings(StrictModel):
         return self.evidence.path or data_dir() / "central" / "evidence"
 
     @classmethod
-    def from_env(cls, **overrides: object) -> CentralSettings:
-        """DATABASE_URL, ROADGUARD_SECRET_KEY, ROADGUARD_EVIDENCE_DIR, MQTT_HOST, MQTT_PORT,
-        MQTT_USERNAME, MQTT_PASSWORD, MQTT_TLS (1/true), MQTT_TLS_CA (a PEM file),
-        ROADGUARD_REPORT_CATEGORIES (a YAML file of the county's report categories)."""
-        values: dict[str, object] = {}
-        if url := os.environ.get("DATABASE_URL"):
-            values["database_url"] = url
-        if key := os.environ.get("ROADGUARD_SECRET_KEY"):
-            values["secret_key"] = key
-        if folder := os.environ.get("ROADGUARD_EVIDENCE_DIR"):
-            values["evidence"] = EvidenceConfig(path=Path(folder))
-        if categories := os.environ.get("ROADGUARD_REPORT_CATEGORIES"):
-            values["reports"] = ReportsConfig(categories_file=Path(categories))
-        mqtt: dict[str, object] = {}
-        if host := os.environ.get("MQTT_HOST"):
-            mqtt["host"] = host
-        if port := os.environ.get("MQTT_PORT"):
-            mqtt["port"] = int(port)
-        if username := os.environ.get("MQTT_USERNAME"):
-            mqtt["username"] = username
-        if password := os.environ.get("MQTT_PASSWORD"):
-            mqtt["password"] = password
-        if os.environ.get("MQTT_TLS", "").lower() in ("1", "true", "yes"):
-            mqtt["tls"] = True
-        if ca := os.environ.get("MQTT_TLS_CA"):
-            mqtt["tls"], mqtt["tls_ca_file"] = True, Path(ca)
-        if mqtt:
-            values["mqtt"] = MqttConfig(**mqtt)
-        values.update(overrides)
-        return cls(**values)
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, ShortNames(settings_cls), file_secret_settings
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A settings error as an operator reads it: which setting, which variables set it."""
+    lines = ["central settings are not valid:"]
+    for error in exc.errors():
+        path = tuple(str(part) for part in error["loc"])
+        variables = ["ROADGUARD_" + "__".join(path).upper()]
+        variables += [name for name, target in SHORT_NAMES.items() if target == path]
+        lines.append(f"  {'.'.join(path)} ({' or '.join(variables)}): {error['msg']}")
+    return "\n".join(lines)

@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +95,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+Row = TypeVar("Row")
+
+
+def claim_overdue(
+    session: Session,
+    model: type[Row],
+    state: InstrumentedAttribute[Any],
+    waiting: object,
+    deadline: InstrumentedAttribute[Any],
+    now: datetime,
+) -> list[Row]:
+    """Rows still `waiting` whose `deadline` has passed, oldest deadline first, locked for
+    this transaction. `skip_locked`: several workers may escalate at once on PostgreSQL
+    without waiting on each other, and a row being decided right now is left to that
+    decision (SQLite has one writer and ignores the clause)."""
+    return list(
+        session.scalars(
+            select(model)
+            .where(state == waiting, deadline <= now)
+            .order_by(deadline)
+            .with_for_update(skip_locked=True)
+        )
+    )

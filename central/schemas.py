@@ -89,30 +89,6 @@ class ReasonOut(BaseModel):
     needs_note: bool
 
 
-class DayOut(BaseModel):
-    day: str
-    dissuaded: int
-    violations: int
-    tickets: int
-    expired: int
-    dissuasion_rate: float | None
-
-
-class DashboardOut(BaseModel):
-    days: list[DayOut]
-    dissuaded: int
-    violations: int
-    tickets: int
-    expired: int
-    dismissed: int
-    pending: int
-    overdue: int
-    escalated: int
-    dissuasion_rate: float | None
-    nodes_online: list[str]
-    nodes_offline: list[str]
-
-
 class NodeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,22 +27,29 @@ REVIEWED_STATES = (
 )
 
 
-@dataclass(frozen=True)
-class DayCounts:
+class DayCounts(BaseModel):
+    """One day of the dashboard (also its API shape)."""
+
+    model_config = ConfigDict(frozen=True)
+
     day: date
     dissuaded: int
     violations: int
     tickets: int
     expired: int  # still there when the schedule ended: neither success nor violation
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def dissuasion_rate(self) -> float | None:
         total = self.dissuaded + self.violations
         return self.dissuaded / total if total else None
 
 
-@dataclass(frozen=True)
-class Dashboard:
+class Dashboard(BaseModel):
+    """The dashboard's numbers, for the page and the API alike."""
+
+    model_config = ConfigDict(frozen=True)
+
     days: list[DayCounts]
     dissuaded: int
     violations: int
@@ -54,6 +62,7 @@ class Dashboard:
     nodes_online: list[str]
     nodes_offline: list[str]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def dissuasion_rate(self) -> float | None:
         total = self.dissuaded + self.violations
@@ -83,7 +92,10 @@ def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
             per_day[d][2] += 1
         if state == ReviewState.expired and (d := _day(ended_at)) in per_day:
             per_day[d][3] += 1
-    series = [DayCounts(d, *counts) for d, counts in per_day.items()]
+    series = [
+        DayCounts(day=d, dissuaded=a, violations=b, tickets=c, expired=e)
+        for d, (a, b, c, e) in per_day.items()
+    ]
     by_state = dict(
         session.execute(select(Episode.state, func.count()).group_by(Episode.state)).all()
     )
@@ -125,91 +137,63 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def tickets_csv(session: Session, since: date, until: date) -> str:
-    """Tickets decided in [since, until] (UTC days), in decision order."""
-    start, end = _range(since, until)
-    episodes = session.scalars(
-        select(Episode)
-        .where(
-            Episode.state == ReviewState.ticketed,
-            Episode.decided_at >= start,
-            Episode.decided_at < end,
-        )
-        .order_by(Episode.decided_at)
-    )
-    header = [
-        "ticket_number",
-        "episode_id",
+@dataclass(frozen=True)
+class EpisodeExport:
+    """One CSV export of episodes: those that reached `state` with `moment` in the range,
+    in that order, one row each of `columns` (header, value)."""
+
+    state: ReviewState
+    moment: str  # the Episode attribute the range applies to
+    columns: tuple[tuple[str, Callable[[Episode], object]], ...]
+
+
+_PLACE: tuple[tuple[str, Callable[[Episode], object]], ...] = (
+    ("site", lambda e: e.node_id),
+    ("camera", lambda e: e.camera_id),
+    ("zone_id", lambda e: e.zone_id),
+    ("zone_name", lambda e: e.zone_name),
+    ("vehicle_class", lambda e: e.vehicle_class),
+    ("plate", lambda e: e.plate),
+)
+EXPORTS: dict[str, EpisodeExport] = {
+    # tickets decided in the range: what the office books
+    "tickets": EpisodeExport(
+        ReviewState.ticketed,
         "decided_at",
-        "decided_by",
-        "site",
-        "camera",
-        "zone_id",
-        "zone_name",
-        "vehicle_class",
-        "plate",
-        "violation_at",
-        "warnings",
-    ]
-    return _csv(
-        header,
         (
-            [
-                e.ticket_number,
-                e.id,
-                _iso(e.decided_at),
-                e.decided_by,
-                e.node_id,
-                e.camera_id,
-                e.zone_id,
-                e.zone_name,
-                e.vehicle_class,
-                e.plate,
-                _iso(e.violation_at),
-                len(e.snapshot.warnings),
-            ]
-            for e in episodes
+            ("ticket_number", lambda e: e.ticket_number),
+            ("episode_id", lambda e: e.id),
+            ("decided_at", lambda e: _iso(e.decided_at)),
+            ("decided_by", lambda e: e.decided_by),
+            *_PLACE,
+            ("violation_at", lambda e: _iso(e.violation_at)),
+            ("warnings", lambda e: len(e.snapshot.warnings)),
         ),
-    )
+    ),
+    # episodes ended as dissuaded in the range: the warnings that worked
+    "dissuasions": EpisodeExport(
+        ReviewState.dissuaded,
+        "ended_at",
+        (
+            ("episode_id", lambda e: e.id),
+            ("ended_at", lambda e: _iso(e.ended_at)),
+            *_PLACE,
+            ("warnings", lambda e: len(e.snapshot.warnings)),
+        ),
+    ),
+}
 
 
-def dissuasions_csv(session: Session, since: date, until: date) -> str:
-    """Episodes ended as dissuaded in [since, until] (UTC days): the warnings that worked."""
+def episodes_csv(session: Session, export: EpisodeExport, since: date, until: date) -> str:
+    """`export` over [since, until] (UTC days)."""
     start, end = _range(since, until)
+    moment = getattr(Episode, export.moment)
     episodes = session.scalars(
         select(Episode)
-        .where(
-            Episode.state == ReviewState.dissuaded,
-            Episode.ended_at >= start,
-            Episode.ended_at < end,
-        )
-        .order_by(Episode.ended_at)
+        .where(Episode.state == export.state, moment >= start, moment < end)
+        .order_by(moment)
     )
-    header = [
-        "episode_id",
-        "ended_at",
-        "site",
-        "camera",
-        "zone_id",
-        "zone_name",
-        "vehicle_class",
-        "plate",
-        "warnings",
-    ]
     return _csv(
-        header,
-        (
-            [
-                e.id,
-                _iso(e.ended_at),
-                e.node_id,
-                e.camera_id,
-                e.zone_id,
-                e.zone_name,
-                e.vehicle_class,
-                e.plate,
-                len(e.snapshot.warnings),
-            ]
-            for e in episodes
-        ),
+        [header for header, _value in export.columns],
+        ([value(e) for _header, value in export.columns] for e in episodes),
     )

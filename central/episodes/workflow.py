@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.audit import move
+from central.db import claim_overdue
 from central.models import Episode, ReviewState
 from central.roles import Actor, Permission, can
 
@@ -120,15 +121,11 @@ def dismiss(
 def escalate_overdue(session: Session, now: datetime) -> list[str]:
     """Escalate every pending review whose deadline has passed; returns their ids.
 
-    Run at start (a deadline that passed while the service was down) and by the scheduler.
-    `skip_locked` lets several workers run it at once on PostgreSQL without waiting on each
-    other; a row being decided right now is left to that decision."""
-    rows = session.scalars(
-        select(Episode)
-        .where(Episode.state == ReviewState.pending_review, Episode.review_deadline <= now)
-        .order_by(Episode.review_deadline)
-        .with_for_update(skip_locked=True)
-    ).all()
+    Run at start (a deadline that passed while the service was down) and by the scheduler;
+    several workers may run it at once (`claim_overdue`)."""
+    rows = claim_overdue(
+        session, Episode, Episode.state, ReviewState.pending_review, Episode.review_deadline, now
+    )
     for episode in rows:
         move(
             session,

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.audit import move
+from central.db import claim_overdue
 from central.episodes.workflow import (
     SCHEDULER_ACTOR,
     InvalidDecision,
@@ -101,12 +102,9 @@ def escalate_overdue_reports(
     """Escalate every `new` report past its acknowledgement deadline one step up the chain;
     returns their Open311 documents (for the alerts, sent after commit). Restart-safe like
     `central.episodes.workflow.escalate_overdue`: the database says what is due."""
-    rows = session.scalars(
-        select(WardenReport)
-        .where(WardenReport.state == ReportState.new, WardenReport.ack_deadline <= now)
-        .order_by(WardenReport.ack_deadline)
-        .with_for_update(skip_locked=True)
-    ).all()
+    rows = claim_overdue(
+        session, WardenReport, WardenReport.state, ReportState.new, WardenReport.ack_deadline, now
+    )
     chain = categories.escalation_chain
     escalated: list[dict[str, Any]] = []
     for report in rows:

@@ -44,7 +44,7 @@ def create_app(
 ) -> FastAPI:
     """The app for `centre` (or one opened, and migrated, from `settings`/the environment)."""
     if centre is None:
-        centre = Centre.open(settings or CentralSettings.from_env(), clock=clock)
+        centre = Centre.open(settings or CentralSettings(), clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

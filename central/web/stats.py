@@ -11,14 +11,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
-from central.episodes.stats import dashboard, dissuasions_csv, tickets_csv
+from central.episodes.stats import EXPORTS, Dashboard, dashboard, episodes_csv
 from central.models import Node
 from central.reports.stats import GROUPINGS, report_stats, report_stats_csv
-from central.schemas import (
-    DashboardOut,
-    DayOut,
-    NodeOut,
-)
+from central.schemas import NodeOut
 from central.web.auth import (
     CentreDep,
     DashboardViewer,
@@ -60,38 +56,14 @@ def export_page(
     return page(request, "export.html", user, since=since, until=today, query=query)
 
 
-@api.get("/dashboard", response_model=DashboardOut, tags=["stats"])
+@api.get("/dashboard", response_model=Dashboard, tags=["stats"])
 def get_dashboard(
     session: SessionDep,
     user: DashboardViewer,
     centre: CentreDep,
     days: Annotated[int, Query(ge=1, le=366)] = 14,
-) -> DashboardOut:
-    board = dashboard(session, centre.clock.now(), days)
-    return DashboardOut(
-        days=[
-            DayOut(
-                day=d.day.isoformat(),
-                dissuaded=d.dissuaded,
-                violations=d.violations,
-                tickets=d.tickets,
-                expired=d.expired,
-                dissuasion_rate=d.dissuasion_rate,
-            )
-            for d in board.days
-        ],
-        dissuaded=board.dissuaded,
-        violations=board.violations,
-        tickets=board.tickets,
-        expired=board.expired,
-        dismissed=board.dismissed,
-        pending=board.pending,
-        overdue=board.overdue,
-        escalated=board.escalated,
-        dissuasion_rate=board.dissuasion_rate,
-        nodes_online=board.nodes_online,
-        nodes_offline=board.nodes_offline,
-    )
+) -> Dashboard:
+    return dashboard(session, centre.clock.now(), days)
 
 
 @api.get("/nodes", response_model=list[NodeOut], tags=["stats"])
@@ -112,30 +84,24 @@ def _export_range(since: date, until: date) -> None:
 
 @api.get("/export/tickets.csv", response_class=PlainTextResponse, tags=["export"])
 def export_tickets(
-    session: SessionDep,
-    since: date,
-    until: date,
-    user: Exporter,
-    centre: CentreDep,
+    session: SessionDep, since: date, until: date, user: Exporter, centre: CentreDep
 ) -> Response:
     """Tickets decided between `since` and `until` (UTC days, inclusive)."""
-    _export_range(since, until)
-    body = tickets_csv(session, since, until)
-    return _csv_response(body, f"tickets-{since}-{until}.csv")
+    return _episodes_export(session, "tickets", since, until)
 
 
 @api.get("/export/dissuasions.csv", response_class=PlainTextResponse, tags=["export"])
 def export_dissuasions(
-    session: SessionDep,
-    since: date,
-    until: date,
-    user: Exporter,
-    centre: CentreDep,
+    session: SessionDep, since: date, until: date, user: Exporter, centre: CentreDep
 ) -> Response:
     """Episodes that ended as dissuaded between `since` and `until` (UTC days, inclusive)."""
+    return _episodes_export(session, "dissuasions", since, until)
+
+
+def _episodes_export(session: SessionDep, kind: str, since: date, until: date) -> Response:
     _export_range(since, until)
-    body = dissuasions_csv(session, since, until)
-    return _csv_response(body, f"dissuasions-{since}-{until}.csv")
+    body = episodes_csv(session, EXPORTS[kind], since, until)
+    return _csv_response(body, f"{kind}-{since}-{until}.csv")
 
 
 def _csv_response(body: str, filename: str) -> Response:

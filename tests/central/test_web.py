@@ -1,0 +1,259 @@
+"""The web side through httpx's TestClient: login, roles, CSRF, the pages, the JSON API and
+its OpenAPI description, CSV export, live-queue ETags."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+
+from central.clock import FakeClock
+from central.episodes.ingest import ingest_episode
+from central.testing.centres import DATABASES, PASSWORD, add_users, open_centre
+from central.testing.clients import login, page_csrf
+from central.testing.records import episode_payload, ingest_violation
+from central.web import create_app
+
+
+@pytest.fixture(params=DATABASES)
+def centre(request, tmp_path):
+    with open_centre(request.param, tmp_path, review_window_s=600) as centre:
+        add_users(centre)
+        ingest_violation(centre, "ep-1")
+        ingest_violation(centre, "ep-2", plate=None)
+        yield centre
+
+
+@pytest.fixture
+def app(centre):
+    return create_app(centre, run_scheduler=False)
+
+
+def test_pages_need_a_login_and_the_api_says_401(app):
+    client = TestClient(app, follow_redirects=False)
+    response = client.get("/queue?site=demo-node")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/queue%3Fsite%3Ddemo-node"
+    assert client.get("/api/v1/reviews").status_code == 401
+    assert client.get("/evidence/ep-1/warning1-frame.jpg").status_code == 303
+
+
+def test_wrong_password_is_refused(app):
+    client = TestClient(app, follow_redirects=False)
+    token = page_csrf(client.get("/login").text)
+    response = client.post(
+        "/login", data={"username": "olga", "password": "nope-nope", "csrf_token": token}
+    )
+    assert response.status_code == 401
+    assert "Wrong name or password" in response.text
+    assert (
+        client.post("/api/v1/session", json={"username": "nobody", "password": "x"}).status_code
+        == 401
+    )
+
+
+def test_login_form_without_its_csrf_token_is_refused(app):
+    client = TestClient(app, follow_redirects=False)
+    client.get("/login")
+    response = client.post("/login", data={"username": "olga", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_officer_sees_queue_and_evidence_and_tickets_with_one_click(app, centre):
+    client, token = login(app, "olga")
+    queue = client.get("/queue")
+    assert queue.status_code == 200
+    assert queue.text.index("ep-1") < queue.text.index("ep-2")  # deadline order
+    event = client.get("/episodes/ep-1")
+    assert event.status_code == 200
+    for name in ("warning1-frame.jpg", "warning2-crop.jpg", "violation-frame.jpg"):
+        assert f"/evidence/ep-1/{name}" in event.text
+    assert "Warning 2: no parking at the school gate." in event.text
+    picture = client.get("/evidence/ep-1/warning1-frame.jpg")
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert picture.content[:2] == b"\xff\xd8"
+    response = client.post("/episodes/ep-1/ticket", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/episodes/ep-2"  # straight on to the next one
+    ticketed = client.get("/api/v1/episodes/ep-1").json()
+    assert ticketed["state"] == "ticketed" and ticketed["decided_by"] == "olga"
+    assert ticketed["audit"][-1]["actor"] == "olga"
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(app):
+    client, token = login(app, "olga")
+    assert client.post("/episodes/ep-1/ticket", data={}).status_code == 403
+    assert client.post("/episodes/ep-1/ticket", data={"csrf_token": "forged"}).status_code == 403
+    assert client.post("/api/v1/episodes/ep-1/ticket", json={}).status_code == 403
+    assert client.get("/api/v1/episodes/ep-1").json()["state"] == "pending_review"
+
+
+def test_dismiss_from_the_page_needs_a_reason(app):
+    client, token = login(app, "olga")
+    refused = client.post("/episodes/ep-2/dismiss", data={"csrf_token": token})
+    assert refused.status_code == 422
+    assert "reason" in refused.text
+    done = client.post(
+        "/episodes/ep-2/dismiss", data={"csrf_token": token, "reason": "loading_permit"}
+    )
+    assert done.status_code == 303
+    episode = client.get("/api/v1/episodes/ep-2").json()
+    assert (episode["state"], episode["dismiss_reason"]) == ("dismissed", "loading_permit")
+
+
+def test_a_warden_is_refused_review_pages_and_decisions(app):
+    client, token = login(app, "walt")
+    assert client.get("/queue").status_code == 403
+    assert client.get("/episodes/ep-1").status_code == 403
+    assert client.get("/evidence/ep-1/warning1-frame.jpg").status_code == 403
+    assert client.post("/episodes/ep-1/ticket", data={"csrf_token": token}).status_code == 403
+    api = client.post("/api/v1/episodes/ep-1/ticket", json={}, headers={"X-CSRF-Token": token})
+    assert api.status_code == 403
+
+
+def test_only_a_supervisor_sees_and_clears_the_escalated_queue(app, centre):
+    from central.scheduler import DeadlineScheduler
+
+    centre.clock.advance(seconds=601)
+    assert sorted(DeadlineScheduler(centre).tick()) == ["ep-1", "ep-2"]
+    officer, officer_token = login(app, "olga")
+    assert officer.get("/escalated").status_code == 403
+    assert "ep-1" not in officer.get("/queue").text
+    assert officer.get("/episodes/ep-1").status_code == 403
+    assert (
+        officer.post("/episodes/ep-1/ticket", data={"csrf_token": officer_token}).status_code == 403
+    )
+    boss, boss_token = login(app, "sam")
+    escalated = boss.get("/escalated")
+    assert escalated.status_code == 200 and "OVERDUE" in escalated.text
+    assert boss.post("/episodes/ep-1/ticket", data={"csrf_token": boss_token}).status_code == 303
+    assert boss.get("/api/v1/episodes/ep-1").json()["state"] == "ticketed"
+
+
+def test_api_login_decisions_and_reasons(app):
+    client = TestClient(app)
+    session = client.post("/api/v1/session", json={"username": "olga", "password": PASSWORD})
+    assert session.status_code == 200
+    headers = {"X-CSRF-Token": session.json()["csrf_token"]}
+    reviews = client.get("/api/v1/reviews").json()
+    assert [r["id"] for r in reviews] == ["ep-1", "ep-2"]
+    assert not any(r["overdue"] for r in reviews)
+    reasons = client.get("/api/v1/dismiss-reasons").json()
+    assert {r["code"] for r in reasons} >= {"wrong_vehicle", "exempt_vehicle", "other"}
+    bad = client.post("/api/v1/episodes/ep-2/dismiss", json={"reason": "bored"}, headers=headers)
+    assert bad.status_code == 422
+    other = client.post("/api/v1/episodes/ep-2/dismiss", json={"reason": "other"}, headers=headers)
+    assert other.status_code == 422
+    ok = client.post(
+        "/api/v1/episodes/ep-2/dismiss",
+        json={"reason": "wrong_vehicle", "note": "van, not car"},
+        headers=headers,
+    )
+    assert ok.status_code == 200 and ok.json()["state"] == "dismissed"
+    assert client.post("/api/v1/episodes/ep-2/ticket", headers=headers).status_code == 409
+    assert client.post("/api/v1/episodes/nope/ticket", headers=headers).status_code == 404
+
+
+def test_openapi_describes_the_operations(app):
+    paths = TestClient(app).get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/reviews",
+        "/api/v1/episodes/{episode_id}/ticket",
+        "/api/v1/episodes/{episode_id}/dismiss",
+        "/api/v1/export/tickets.csv",
+        "/api/v1/dashboard",
+    ):
+        assert path in paths
+    assert "/queue" not in paths
+
+
+def test_csv_export_of_tickets_and_dissuasions(app, centre):
+    now = centre.clock.now()
+    ingest_episode(centre, episode_payload("warned", "ep-d", warnings=1, at=now))
+    ingest_episode(centre, episode_payload("dissuaded", "ep-d", warnings=1, at=now))
+    client, token = login(app, "olga")
+    client.post("/episodes/ep-1/ticket", data={"csrf_token": token})
+    day = now.date().isoformat()
+    tickets = client.get(f"/api/v1/export/tickets.csv?since={day}&until={day}")
+    assert tickets.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(tickets.text)))
+    assert [(r["episode_id"], r["decided_by"], r["plate"]) for r in rows] == [
+        ("ep-1", "olga", "沪A·12345")
+    ]
+    dissuasions = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"/api/v1/export/dissuasions.csv?since={day}&until={day}").text)
+        )
+    )
+    assert [(r["episode_id"], r["warnings"]) for r in dissuasions] == [("ep-d", "1")]
+    empty = client.get("/api/v1/export/tickets.csv?since=2020-01-01&until=2020-01-31")
+    assert empty.text.count("\n") == 1  # header only
+    assert client.get(f"/api/v1/export/tickets.csv?since={day}&until=2020-01-01").status_code == 422
+
+
+def test_dashboard_counts(app, centre):
+    now = centre.clock.now()
+    ingest_episode(centre, episode_payload("dissuaded", "ep-d", warnings=1, at=now))
+    ingest_episode(centre, episode_payload("expired", "ep-x", warnings=2, at=now))
+    client, token = login(app, "olga")
+    client.post("/episodes/ep-1/ticket", data={"csrf_token": token})
+    board = client.get("/api/v1/dashboard").json()
+    assert (board["dissuaded"], board["violations"], board["tickets"]) == (1, 2, 1)
+    assert board["expired"] == 1  # counted apart: a car that never moved is no success
+    assert board["dissuasion_rate"] == pytest.approx(1 / 3)
+    assert board["overdue"] == 0
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and 'id="rate">33 %' in page.text
+    assert 'id="expired">1<' in page.text
+
+
+def test_the_live_queue_answers_304_until_something_changes(app, centre):
+    client, token = login(app, "olga")
+    first = client.get("/queue/rows")
+    etag = first.headers["etag"]
+    assert client.get("/queue/rows", headers={"If-None-Match": etag}).status_code == 304
+    centre.clock.advance(seconds=5)
+    ingest_violation(centre, "ep-3", with_evidence=False)
+    changed = client.get("/queue/rows", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "ep-3" in changed.text
+
+
+def test_queue_filters(app, centre):
+    ingest_violation(centre, "ep-x", node="other-node", camera="gate-cam", with_evidence=False)
+    client, _ = login(app, "olga")
+    only = client.get("/api/v1/reviews?site=other-node").json()
+    assert [r["id"] for r in only] == ["ep-x"]
+    assert [r["id"] for r in client.get("/api/v1/reviews?camera=kerb-cam").json()] == [
+        "ep-1",
+        "ep-2",
+    ]
+    day = centre.clock.now().date()
+    assert client.get(f"/api/v1/reviews?since={day}&until={day}").json()
+    assert client.get("/api/v1/reviews?since=2020-01-01&until=2020-01-02").json() == []
+    assert client.get("/api/v1/reviews?since=yesterday").status_code == 422
+    assert "ep-x" in client.get("/queue?site=other-node").text
+
+
+def test_restart_escalates_overdue_reviews_before_serving(tmp_path):
+    clock = FakeClock()
+    with open_centre("sqlite", tmp_path, clock, review_window_s=600) as centre:
+        add_users(centre)
+        ingest_violation(centre, "ep-1", with_evidence=False)
+    clock.advance(hours=1)
+    with open_centre("sqlite", tmp_path, clock, review_window_s=600) as centre:
+        app = create_app(centre)  # with its scheduler
+        with TestClient(app) as client:
+            client.post("/api/v1/session", json={"username": "sam", "password": PASSWORD})
+            assert client.get("/api/v1/episodes/ep-1").json()["state"] == "escalated"
+
+
+def test_metrics_show_the_review_backlog_and_what_is_overdue(app, centre):
+    centre.clock.advance(seconds=centre.settings.review_window_s + 60)  # ep-1, ep-2 overdue
+    ingest_violation(centre, "ep-fresh")
+    text = TestClient(app).get("/metrics").text
+    lines = set(text.splitlines())
+    assert "roadguard_central_review_backlog 3.0" in lines
+    assert "roadguard_central_reviews_overdue 2.0" in lines
+    assert 'roadguard_central_episodes{state="pending_review"} 3.0' in lines
