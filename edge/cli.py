@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from edge.config import SiteConfig
     from mqtt.payloads import EpisodeRecord
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_edge_run)
 
 
-def _config_check(args: argparse.Namespace) -> int:
+def _load_site(path: Path) -> SiteConfig | None:
+    """The site config at `path`, or None after printing why it is not one (exit code 2)."""
     from edge.config_loader import ConfigError, load_site_config
 
     try:
-        site = load_site_config(args.file)
+        return load_site_config(path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    if (site := _load_site(args.file)) is None:
         return 2
     from cameras.sources import source_problem
 
@@ -53,12 +60,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _edge_run(args: argparse.Namespace) -> int:
-    from edge.config_loader import ConfigError, load_site_config
-
-    try:
-        site = load_site_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    if (site := _load_site(args.config)) is None:
         return 2
     return run_node(site, max_frames=args.max_frames, config_path=args.config)
 

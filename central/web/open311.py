@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from central.api_keys import user_for_key
 from central.centre import Centre
@@ -31,10 +31,9 @@ from central.reports.open311 import request_document, service_definition, servic
 from central.reports.queries import ReportFilter, get_visible, report_list
 from central.roles import Permission
 from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, SessionDep, optional_user
+from central.web.forms import FORM_SLACK_BYTES, attribute_answers, form_submission
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
-
-FORM_SLACK_BYTES = 256 * 1024  # the form's text fields around the photo
 
 
 class Open311Error(Exception):
@@ -116,24 +115,6 @@ def service(
     return service_definition(category)
 
 
-def text_items(form: FormData) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-
-
-def attribute_answers(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """`attribute[code]=v` (and `attribute[code][]=v` repeated, for multi-value lists)."""
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if not (name.startswith("attribute[") and "]" in name):
-            continue
-        code = name[len("attribute[") : name.index("]")]
-        if name.endswith("[]"):
-            out.setdefault(code, []).append(value)
-        else:
-            out[code] = value
-    return out
-
-
 async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any]:
     limit = centre.settings.reports.max_media_bytes
     length = request.headers.get("content-length")
@@ -161,22 +142,9 @@ async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any
         ), body
     if kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = await request.form(max_files=1, max_fields=200)
-        media = form.get("media")
-        data = None
-        if isinstance(media, UploadFile) and (media.filename or media.size):
-            data = await media.read(limit + 1)  # one byte more tells "too big" apart
         if form.get("media_url"):
             raise Open311Error(400, "media_url is not fetched; upload the photo as `media`")
-        text = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-        return Submission(
-            service_code=text.get("service_code"),
-            description=text.get("description", ""),
-            lat=text.get("lat"),
-            long=text.get("long"),
-            address_string=text.get("address_string"),
-            attributes=attribute_answers(text_items(form)),
-            media=data,
-        ), form
+        return await form_submission(form, limit), form
     raise Open311Error(415, "send multipart/form-data, a url-encoded form, or JSON")
 
 

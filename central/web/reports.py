@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from central.centre import Centre
 from central.models import WardenReport
-from central.reports.filing import Problem, ReportRejected, Submission, file_report
+from central.reports.filing import Problem, ReportRejected, file_report
 from central.reports.open311 import request_document
 from central.reports.queries import (
     ReportFilter,
@@ -36,7 +36,8 @@ from central.web.auth import (
     UserDep,
     Warden,
 )
-from central.web.open311 import FORM_SLACK_BYTES, Caller, attribute_answers, text_items
+from central.web.forms import FORM_SLACK_BYTES, form_submission
+from central.web.open311 import Caller
 from central.web.templating import page
 
 pages = APIRouter(include_in_schema=False)
@@ -99,19 +100,7 @@ async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Re
         return _form_page(request, user, centre, {}, [problem], 413)
     form = await request.form(max_files=1, max_fields=200)
     values = _form_values(form)
-    media = form.get("media")
-    data = None
-    if isinstance(media, UploadFile) and (media.filename or media.size):
-        data = await media.read(limit + 1)
-    submission = Submission(
-        service_code=values.get("service_code"),
-        description=values.get("description", ""),
-        lat=values.get("lat"),
-        long=values.get("long"),
-        address_string=values.get("address_string"),
-        attributes=attribute_answers(text_items(form)),
-        media=data,
-    )
+    submission = await form_submission(form, limit)
     try:
         document = await run_in_threadpool(file_report, centre, user, submission)
     except ReportRejected as exc:
