@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint prepare system-deps clean
+.PHONY: demo test bench lint prepare system-deps messages clean
 
 # The RTSP camera in the tests is GStreamer's RTSP server, run by Debian's Python.
 export GST_RTSP_CHECK := import gi; gi.require_version("Gst", "1.0"); \
@@ -55,6 +55,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[edge,central,plates,dev]"
 	$(BIN)/pip install -q --no-deps rapidocr-onnxruntime==1.4.4
 	touch $@
+
+# After changing a page's text: extract every marked string and merge it into each
+# language's catalogue (then translate the new entries in central/locale/*/messages.po).
+messages:
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header \
+		-o central/locale/messages.pot .
+	$(BIN)/pybabel update -i central/locale/messages.pot -d central/locale --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) demo-output artifacts .pytest_cache .ruff_cache

@@ -16,8 +16,9 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -89,6 +90,36 @@ class MqttConfig(StrictModel):
         return data
 
 
+class UiConfig(StrictModel):
+    """What the pages speak and which clock they show."""
+
+    default_language: Literal["zh_CN", "en"] = Field(
+        "zh_CN",
+        title="Default language",
+        description="For users who have not chosen one (each user's choice is remembered).",
+    )
+    time_zone: str = Field(
+        "Asia/Shanghai",
+        title="Time zone",
+        description="IANA name; every time on the pages and in CSV exports is shown in it.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (an IANA name, e.g. Asia/Shanghai)"
+            ) from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
 class ShortNames(PydanticBaseSettingsSource):
     """`SHORT_NAMES` read from the environment into the nested shape of the settings."""
 
@@ -128,6 +159,7 @@ class CentralSettings(BaseSettings):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     review_window_s: float = Field(
         3600,
         gt=0,

@@ -87,6 +87,8 @@ class User(Base):
     # same squad; officers without a squad see every squad's reports.
     township: Mapped[str | None] = mapped_column(String(64), nullable=True)
     squad: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # The language this user chose on the pages (zh_CN, en); None: the deployment's default.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class Node(Base):

@@ -73,10 +73,19 @@ class Actor:
     township: str | None = None
     display_name: str = ""
     id: int | None = None
+    language: str | None = None  # chosen on the pages; None: the deployment's default
 
     def can(self, permission: Permission) -> bool:
         return can(self.role, permission)
 
     @classmethod
     def of(cls, user: User) -> Actor:
-        return cls(user.username, user.role, user.squad, user.township, user.display_name, user.id)
+        return cls(
+            user.username,
+            user.role,
+            user.squad,
+            user.township,
+            user.display_name,
+            user.id,
+            user.language,
+        )

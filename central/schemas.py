@@ -49,7 +49,10 @@ class EvidenceRef(BaseModel):
 
 class EvidenceStepOut(BaseModel):
     title: str
-    at: float | None
+    kind: str = Field(description="warning, violation or other")
+    n: int | None = Field(None, description="The warning's number")
+    at: float | None = Field(description="Camera clock seconds")
+    at_time: datetime | None = Field(None, description="Wall clock (UTC)")
     pictures: list[EvidenceRef]
     announcement: AnnouncementRecord | None
 

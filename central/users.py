@@ -86,3 +86,10 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if new_hash is not None:
         user.password_hash = new_hash
     return user
+
+
+def display_names(session: Session) -> dict[str, str]:
+    """Every user's name as people know it (李村长), by login: the pages show this, never
+    the login, wherever a person is named (audit rows, reporters, who decided)."""
+    rows = session.execute(select(User.username, User.display_name)).all()
+    return {username: name or username for username, name in rows}

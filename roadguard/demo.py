@@ -21,7 +21,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DEMO_USERS = {"officer": "officer", "supervisor": "supervisor"}  # username -> role
+# username -> (role, the name the pages show)
+DEMO_USERS = {"officer": ("officer", "王警官"), "supervisor": ("supervisor", "张主管")}
 DEMO_PASSWORD = "roadguard-demo"
 
 
@@ -133,8 +134,8 @@ def _start_centre(out: Path, broker: Any, web_port: int) -> tuple[Any, Any, str,
     )
     centre = Centre.open(settings)
     with centre.db.session() as session:
-        for username, role in DEMO_USERS.items():
-            add_user(session, username, DEMO_PASSWORD, role, centre.clock.now())
+        for username, (role, name) in DEMO_USERS.items():
+            add_user(session, username, DEMO_PASSWORD, role, centre.clock.now(), name)
     app = create_app(centre, run_consumer=True)
     port = web_port if _port_free(web_port) else free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

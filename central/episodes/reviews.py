@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from central.episodes.workflow import NotAllowed, NotFound
 from central.models import OPEN_REVIEW_STATES, Episode, Evidence, ReviewState
 from central.roles import Actor, Permission
-from mqtt.payloads import AnnouncementRecord
+from mqtt.payloads import AnnouncementRecord, EpisodeRecord
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,21 @@ class EvidenceStep:
     """One step of the ladder with the pictures taken at it."""
 
     title: str
-    at: float | None
+    at: float | None  # camera clock seconds
     pictures: list[tuple[str, Evidence | None]] = field(default_factory=list)  # (ref, row)
     announcement: AnnouncementRecord | None = None
+    kind: str = "other"  # warning, violation, other
+    n: int | None = None  # the warning's number
+    at_time: datetime | None = None  # wall clock (UTC) of `at`
+
+
+def wall_clock(record: EpisodeRecord, camera_s: float | None) -> datetime | None:
+    """The wall-clock time of camera second `camera_s`: the record's own event happened at
+    `time` on the camera clock and at `occurred_at` on the wall, and the two clocks run
+    together within one episode."""
+    if camera_s is None or record.occurred_at is None:
+        return None
+    return record.occurred_at - timedelta(seconds=record.time - camera_s)
 
 
 def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
@@ -124,12 +136,18 @@ def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
                 at=warning.at,
                 pictures=[picture(r) for r in warning.evidence],
                 announcement=warning.announcement,
+                kind="warning",
+                n=warning.n,
+                at_time=wall_clock(record, warning.at),
             )
         )
     rest = [r for r in record.evidence if r not in seen]
     referenced = {r.split("/", 1)[-1] for r in seen | set(rest)}
     rest += [f"{episode.id}/{n}" for n in sorted(rows) if n not in referenced]
     if rest:
+        kind = "violation" if episode.violation_at else "other"
         title = "Violation" if episode.violation_at else "Other evidence"
-        steps.append(EvidenceStep(title, record.violation_at, [picture(r) for r in rest]))
+        at = record.violation_at
+        pictures = [picture(r) for r in rest]
+        steps.append(EvidenceStep(title, at, pictures, kind=kind, at_time=wall_clock(record, at)))
     return steps

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import func, select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from central.episodes.reviews import day_start
 from central.models import Episode, Node, ReviewState
+from central.text import N_
 
 REVIEWED_STATES = (
     ReviewState.pending_review,
@@ -125,7 +126,10 @@ def _range(since: date, until: date) -> tuple[datetime, datetime]:
 
 
 def _csv(header: list[str], rows: Iterable[list[object]]) -> str:
+    """CSV text; a UTF-8 byte-order mark first, so Excel on Chinese Windows reads 京A6K327
+    as UTF-8 and not in the system code page."""
     buffer = io.StringIO()
+    buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:
@@ -133,8 +137,12 @@ def _csv(header: list[str], rows: Iterable[list[object]]) -> str:
     return buffer.getvalue()
 
 
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+def _iso(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """A stored time (naive UTC) in `zone`, with its offset: 2026-12-03T20:00:00+08:00."""
+    if value is None:
+        return ""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return aware.astimezone(zone).isoformat()
 
 
 @dataclass(frozen=True)
@@ -144,16 +152,16 @@ class EpisodeExport:
 
     state: ReviewState
     moment: str  # the Episode attribute the range applies to
-    columns: tuple[tuple[str, Callable[[Episode], object]], ...]
+    columns: tuple[tuple[str, Callable[[Episode, tzinfo], object]], ...]
 
 
-_PLACE: tuple[tuple[str, Callable[[Episode], object]], ...] = (
-    ("site", lambda e: e.node_id),
-    ("camera", lambda e: e.camera_id),
-    ("zone_id", lambda e: e.zone_id),
-    ("zone_name", lambda e: e.zone_name),
-    ("vehicle_class", lambda e: e.vehicle_class),
-    ("plate", lambda e: e.plate),
+_PLACE: tuple[tuple[str, Callable[[Episode, tzinfo], object]], ...] = (
+    (N_("site"), lambda e, _z: e.node_id),
+    (N_("camera"), lambda e, _z: e.camera_id),
+    (N_("zone_id"), lambda e, _z: e.zone_id),
+    (N_("zone_name"), lambda e, _z: e.zone_name),
+    (N_("vehicle_class"), lambda e, _z: e.vehicle_class),
+    (N_("plate"), lambda e, _z: e.plate),
 )
 EXPORTS: dict[str, EpisodeExport] = {
     # tickets decided in the range: what the office books
@@ -161,13 +169,13 @@ EXPORTS: dict[str, EpisodeExport] = {
         ReviewState.ticketed,
         "decided_at",
         (
-            ("ticket_number", lambda e: e.ticket_number),
-            ("episode_id", lambda e: e.id),
-            ("decided_at", lambda e: _iso(e.decided_at)),
-            ("decided_by", lambda e: e.decided_by),
+            (N_("ticket_number"), lambda e, _z: e.ticket_number),
+            (N_("episode_id"), lambda e, _z: e.id),
+            (N_("decided_at"), lambda e, z: _iso(e.decided_at, z)),
+            (N_("decided_by"), lambda e, _z: e.decided_by),
             *_PLACE,
-            ("violation_at", lambda e: _iso(e.violation_at)),
-            ("warnings", lambda e: len(e.snapshot.warnings)),
+            (N_("violation_at"), lambda e, z: _iso(e.violation_at, z)),
+            (N_("warnings"), lambda e, _z: len(e.snapshot.warnings)),
         ),
     ),
     # episodes ended as dissuaded in the range: the warnings that worked
@@ -175,17 +183,26 @@ EXPORTS: dict[str, EpisodeExport] = {
         ReviewState.dissuaded,
         "ended_at",
         (
-            ("episode_id", lambda e: e.id),
-            ("ended_at", lambda e: _iso(e.ended_at)),
+            (N_("episode_id"), lambda e, _z: e.id),
+            (N_("ended_at"), lambda e, z: _iso(e.ended_at, z)),
             *_PLACE,
-            ("warnings", lambda e: len(e.snapshot.warnings)),
+            (N_("warnings"), lambda e, _z: len(e.snapshot.warnings)),
         ),
     ),
 }
 
 
-def episodes_csv(session: Session, export: EpisodeExport, since: date, until: date) -> str:
-    """`export` over [since, until] (UTC days)."""
+def episodes_csv(
+    session: Session,
+    export: EpisodeExport,
+    since: date,
+    until: date,
+    *,
+    zone: tzinfo = UTC,
+    translate: Callable[[str], str] = str,
+) -> str:
+    """`export` over [since, until] (UTC days), times in `zone`, headers through
+    `translate` (the reader's language)."""
     start, end = _range(since, until)
     moment = getattr(Episode, export.moment)
     episodes = session.scalars(
@@ -194,6 +211,6 @@ def episodes_csv(session: Session, export: EpisodeExport, since: date, until: da
         .order_by(moment)
     )
     return _csv(
-        [header for header, _value in export.columns],
-        ([value(e) for _header, value in export.columns] for e in episodes),
+        [translate(header) for header, _value in export.columns],
+        ([value(e, zone) for _header, value in export.columns] for e in episodes),
     )

@@ -22,6 +22,7 @@ from central.audit import move
 from central.db import claim_overdue
 from central.models import Episode, ReviewState
 from central.roles import Actor, Permission, can
+from central.text import N_
 
 SYSTEM_ACTOR = "system"
 SCHEDULER_ACTOR = "scheduler"
@@ -36,11 +37,11 @@ class DismissReason(enum.StrEnum):
 
 
 DISMISS_REASON_LABELS: dict[DismissReason, str] = {
-    DismissReason.wrong_vehicle: "Wrong vehicle",
-    DismissReason.exempt_vehicle: "Exempt vehicle (police, ambulance, fire…)",
-    DismissReason.loading_permit: "Loading permit",
-    DismissReason.detector_error: "Detector error",
-    DismissReason.other: "Other (explain)",
+    DismissReason.wrong_vehicle: N_("Wrong vehicle"),
+    DismissReason.exempt_vehicle: N_("Exempt vehicle (police, ambulance, fire…)"),
+    DismissReason.loading_permit: N_("Loading permit"),
+    DismissReason.detector_error: N_("Detector error"),
+    DismissReason.other: N_("Other (explain)"),
 }
 
 

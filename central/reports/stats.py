@@ -9,6 +9,7 @@ had to respond) and count as dissuasions instead.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -19,6 +20,7 @@ from central.episodes.reviews import day_start
 from central.episodes.stats import _csv
 from central.models import ReportState, WardenReport
 from central.reports.categories import ReportCategories
+from central.text import N_
 
 GROUPINGS = ("warden", "township", "category")
 
@@ -120,19 +122,19 @@ def _count(stats: GroupStats, report: WardenReport, on_the_spot: bool) -> None:
 
 
 CSV_HEADER = [
-    "grouping",
-    "key",
-    "reports",
-    "urgent",
-    "open",
-    "escalated",
-    "resolved",
-    "rejected",
-    "dissuasions_on_the_spot",
-    "mean_ack_s",
-    "median_ack_s",
-    "mean_resolve_s",
-    "median_resolve_s",
+    N_("grouping"),
+    N_("key"),
+    N_("reports"),
+    N_("urgent"),
+    N_("open"),
+    N_("escalated"),
+    N_("resolved"),
+    N_("rejected"),
+    N_("dissuasions_on_the_spot"),
+    N_("mean_ack_s"),
+    N_("median_ack_s"),
+    N_("mean_resolve_s"),
+    N_("median_resolve_s"),
 ]
 
 
@@ -140,11 +142,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def report_stats_csv(stats: ReportStats) -> str:
-    """One row per (grouping, key), plus the total: a spreadsheet filters on `grouping`."""
+def report_stats_csv(stats: ReportStats, translate: Callable[[str], str] = str) -> str:
+    """One row per (grouping, key), plus the total: a spreadsheet filters on `grouping`;
+    headers through `translate` (the reader's language)."""
     rows = [(g, s) for g in GROUPINGS for s in stats.groups[g]] + [("total", stats.total)]
     return _csv(
-        CSV_HEADER,
+        [translate(header) for header in CSV_HEADER],
         (
             [
                 grouping,

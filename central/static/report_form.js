@@ -7,6 +7,14 @@
 
 const DRAFT_KEY = "roadguard-report-draft";
 
+// The page's words for what this script says, translated by the server (#form-messages).
+function t(key, values) {
+  const node = document.getElementById("form-messages");
+  let text = (node ? JSON.parse(node.textContent)[key] : null) || key;
+  for (const [name, value] of Object.entries(values || {})) text = text.replace(`{${name}}`, value);
+  return text;
+}
+
 function draftFields(form) {
   return Array.from(form.querySelectorAll("input, select, textarea")).filter(
     (el) => el.id && el.type !== "file" && el.type !== "hidden" && el.name !== "csrf_token"
@@ -52,16 +60,16 @@ function showCategory(form) {
 
 function locate(form, quiet) {
   const status = document.getElementById("geo-status");
-  if (!navigator.geolocation) { status.textContent = "This phone gives no position: type the place."; return; }
-  if (!quiet) status.textContent = "Finding your position…";
+  if (!navigator.geolocation) { status.textContent = t("no_geolocation"); return; }
+  if (!quiet) status.textContent = t("finding");
   navigator.geolocation.getCurrentPosition(
     (pos) => {
       form.querySelector("#lat").value = pos.coords.latitude.toFixed(6);
       form.querySelector("#long").value = pos.coords.longitude.toFixed(6);
-      status.textContent = `Phone position ±${Math.round(pos.coords.accuracy)} m ✔`;
+      status.textContent = t("position", { m: Math.round(pos.coords.accuracy) });
       saveDraft(form);
     },
-    () => { status.textContent = "No phone position: type the place (or use a photo with GPS)."; },
+    () => { status.textContent = t("no_position"); },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
   );
 }
@@ -75,7 +83,7 @@ function say(text, bad) {
 
 async function send(form, button) {
   button.disabled = true;
-  say("Sending…");
+  say(t("sending"));
   let response;
   try {
     response = await fetch(form.action, {
@@ -83,7 +91,7 @@ async function send(form, button) {
     });
   } catch (err) {
     button.disabled = false;
-    say("Not sent: no connection. Everything is still here — press Send again.", true);
+    say(t("offline"), true);
     return;
   }
   button.disabled = false;
@@ -94,7 +102,7 @@ async function send(form, button) {
     return;
   }
   if (landed.pathname === "/login") {
-    say("Your login has ended. Log in again in a new tab, then press Send: nothing is lost.", true);
+    say(t("login_ended"), true);
     return;
   }
   const html = await response.text().catch(() => "");
@@ -106,7 +114,7 @@ async function send(form, button) {
     document.getElementById("send-status").hidden = true;
     box.scrollIntoView({ block: "start" });
   } else {
-    say(`Not sent (the centre answered ${response.status}). Everything is still here — try again.`, true);
+    say(t("refused", { status: response.status }), true);
   }
 }
 
@@ -121,7 +129,7 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("change", () => { showCategory(form); saveDraft(form); });
   document.getElementById("geo-button").addEventListener("click", () => locate(form, false));
   if (!form.querySelector("#lat").value) locate(form, true);
-  else document.getElementById("geo-status").textContent = "Phone position kept ✔";
+  else document.getElementById("geo-status").textContent = t("position_kept");
   const button = document.getElementById("send");
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -11,7 +11,7 @@ from typing import Any
 
 from central.centre import Centre
 from central.clock import FakeClock
-from central.config import CentralSettings, EvidenceConfig
+from central.config import CentralSettings, EvidenceConfig, UiConfig
 from central.db import Database
 
 # The databases every storage test runs on (`@pytest.fixture(params=DATABASES)`).
@@ -48,8 +48,10 @@ def database_url(kind: str, tmp_path: Path) -> tuple[str, Callable[[], None]]:
 def open_centre(
     kind: str, tmp_path: Path, clock: FakeClock | None = None, **settings: Any
 ) -> Iterator[Centre]:
-    """A migrated centre on a fresh database of `kind`, closed and dropped afterwards."""
+    """A migrated centre on a fresh database of `kind`, closed and dropped afterwards. Its
+    pages speak English unless `ui` says otherwise (the tests of the Chinese pages do)."""
     url, cleanup = database_url(kind, tmp_path)
+    settings.setdefault("ui", UiConfig(default_language="en"))
     config = CentralSettings(
         database_url=url,
         evidence=EvidenceConfig(path=tmp_path / "evidence"),

@@ -17,6 +17,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from central import metrics
@@ -27,9 +28,9 @@ from central.episodes.workflow import WorkflowError
 from central.reports.alerts import MqttAlerts, NoAlerts
 from central.scheduler import DeadlineScheduler
 from central.web import admin, open311, reports, reviews, session, stats
-from central.web.auth import LoginRequired
+from central.web.auth import LoginRequired, csrf_token
 from central.web.open311 import Open311Error, open311_errors
-from central.web.templating import templates
+from central.web.templating import page_context, templates
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -71,7 +72,7 @@ def create_app(
                 alerts.stop()
                 centre.alerts = NoAlerts()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from the centre's own copy: no CDN, no internet
         title="RoadGuard central",
         version="1",
         summary="Review of parking violations from RoadGuard edge nodes; road-warden reports "
@@ -162,6 +163,7 @@ def _error(request: Request, status: int, message: str, headers: dict | None = N
         return open311_errors(status, [message])
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    context = {**page_context(request, None), "csrf": csrf_token(request)}
     return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
+        request, "error.html", {**context, "status": status, "message": message}, status_code=status
     )

@@ -27,6 +27,7 @@ from central.reports.queries import (
 )
 from central.reports.workflow import TRANSITIONS, act, may_handle
 from central.roles import Permission
+from central.text import N_
 from central.web.auth import (
     CSRF,
     Actor,
@@ -45,10 +46,10 @@ api = APIRouter(prefix="/api/v1", tags=["reports"])
 
 
 ACTION_LABELS = {
-    "acknowledge": "Acknowledge",
-    "dispatch": "Dispatch",
-    "resolve": "Resolve",
-    "reject": "Reject",
+    "acknowledge": N_("Acknowledge"),
+    "dispatch": N_("Dispatch"),
+    "resolve": N_("Resolve"),
+    "reject": N_("Reject"),
 }
 
 

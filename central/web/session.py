@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from central.models import User
 from central.roles import Permission
 from central.schemas import (
     LoginIn,
     SessionOut,
     UserOut,
 )
+from central.text import N_
 from central.users import authenticate
 from central.web.auth import (
     CSRF,
@@ -22,9 +24,11 @@ from central.web.auth import (
     UserDep,
     start_session,
 )
+from central.web.i18n import LANGUAGES
 from central.web.templating import page
 
 pages = APIRouter(include_in_schema=False)
+WRONG_LOGIN = N_("Wrong name or password.")
 api = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
@@ -61,14 +65,34 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     user = authenticate(session, username, password)
-    if user is not None:
-        start_session(request, user)
     if user is None:
-        response = page(
-            request, "login.html", None, next=_safe_next(next), error="Wrong name or password."
-        )
+        response = page(request, "login.html", None, next=_safe_next(next), error=WRONG_LOGIN)
         response.status_code = 401
         return response
+    chosen = request.session.get("language")
+    if user.language is None and chosen in LANGUAGES:
+        user.language = chosen  # chosen on the login page: this user's language from now on
+    start_session(request, user)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@pages.post("/language", dependencies=[CSRF])
+def choose_language(
+    session: SessionDep,
+    request: Request,
+    user: MaybeUser,
+    language: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """The language switch on every page: remembered for the signed-in user (on any
+    device), and for the visitor's session before login."""
+    if language not in LANGUAGES:
+        raise HTTPException(422, f"unknown language {language!r}; one of {', '.join(LANGUAGES)}")
+    request.session["language"] = language
+    if user is not None and user.id is not None:
+        account = session.get(User, user.id)
+        if account is not None:
+            account.language = language
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from central.episodes.stats import EXPORTS, Dashboard, dashboard, episodes_csv
 from central.models import Node
 from central.reports.stats import GROUPINGS, report_stats, report_stats_csv
+from central.roles import Actor
 from central.schemas import NodeOut
 from central.web.auth import (
     CentreDep,
@@ -21,7 +22,8 @@ from central.web.auth import (
     Exporter,
     SessionDep,
 )
-from central.web.templating import page
+from central.web.i18n import translations
+from central.web.templating import page, page_language
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["stats"])
@@ -84,23 +86,28 @@ def _export_range(since: date, until: date) -> None:
 
 @api.get("/export/tickets.csv", response_class=PlainTextResponse, tags=["export"])
 def export_tickets(
-    session: SessionDep, since: date, until: date, user: Exporter, centre: CentreDep
+    session: SessionDep, request: Request, since: date, until: date, user: Exporter
 ) -> Response:
-    """Tickets decided between `since` and `until` (UTC days, inclusive)."""
-    return _episodes_export(session, "tickets", since, until)
+    """Tickets decided between `since` and `until` (UTC days, inclusive); times in the
+    deployment's zone, headers in the caller's language."""
+    return _episodes_export(session, request, user, "tickets", since, until)
 
 
 @api.get("/export/dissuasions.csv", response_class=PlainTextResponse, tags=["export"])
 def export_dissuasions(
-    session: SessionDep, since: date, until: date, user: Exporter, centre: CentreDep
+    session: SessionDep, request: Request, since: date, until: date, user: Exporter
 ) -> Response:
     """Episodes that ended as dissuaded between `since` and `until` (UTC days, inclusive)."""
-    return _episodes_export(session, "dissuasions", since, until)
+    return _episodes_export(session, request, user, "dissuasions", since, until)
 
 
-def _episodes_export(session: SessionDep, kind: str, since: date, until: date) -> Response:
+def _episodes_export(
+    session: SessionDep, request: Request, user: Actor, kind: str, since: date, until: date
+) -> Response:
     _export_range(since, until)
-    body = episodes_csv(session, EXPORTS[kind], since, until)
+    zone = request.app.state.centre.settings.ui.zone
+    translate = translations(page_language(request, user)).gettext
+    body = episodes_csv(session, EXPORTS[kind], since, until, zone=zone, translate=translate)
     return _csv_response(body, f"{kind}-{since}-{until}.csv")
 
 
@@ -161,6 +168,7 @@ def report_statistics(
 @api.get("/export/reports.csv", response_class=PlainTextResponse, tags=["export"])
 def export_report_stats(
     session: SessionDep,
+    request: Request,
     user: Exporter,
     centre: CentreDep,
     since: Annotated[date | None, Query(description="First day (UTC).")] = None,
@@ -168,9 +176,6 @@ def export_report_stats(
 ) -> Response:
     """The report statistics as CSV: one row per warden, township and category."""
     since, until = _period(centre, since, until)
-    body = report_stats_csv(report_stats(session, centre.categories, since, until))
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="report-stats-{since}-{until}.csv"'},
-    )
+    translate = translations(page_language(request, user)).gettext
+    body = report_stats_csv(report_stats(session, centre.categories, since, until), translate)
+    return _csv_response(body, f"report-stats-{since}-{until}.csv")

@@ -1,50 +1,146 @@
-"""The Jinja2 environment shared by the pages (filters for times and deadlines), and `page`,
-which renders one with what every page needs: the user, the CSRF token, the time."""
+"""The Jinja2 environment shared by the pages, and `page`, which renders one with what every
+page needs: the user, the CSRF token, the time, the language and the time zone.
+
+Text is translated with Jinja2's i18n extension (`_()`, `{% trans %}`) from the Babel
+catalogues of `central.web.i18n`; times are shown in the deployment's time zone.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from central.episodes.workflow import DISMISS_REASON_LABELS, DismissReason
 from central.roles import Actor, Permission
+from central.text import N_
+from central.users import display_names
+from central.web import labels
 from central.web.auth import csrf_token
+from central.web.i18n import (
+    HTML_LANG,
+    LANGUAGES,
+    choose_language,
+    context_gettext,
+    context_ngettext,
+    translations,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-templates = Jinja2Templates(directory=TEMPLATES)
+templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+    )
+)
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    context_gettext, context_ngettext, newstyle=True
+)
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+def _translate(context: Context, message: str) -> str:
+    return translations(context.get("language", "en")).gettext(message)
 
 
-def duration(seconds: float) -> str:
+@pass_context
+def when(context: Context, value: datetime | None) -> str:
+    """A stored time (naive UTC) as the wall-clock time of the deployment's zone."""
+    if value is None:
+        return "—"
+    zone = context.get("zone")
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pass_context
+def clock(context: Context, value: datetime | None) -> str:
+    """Only the time of day, for steps within one episode."""
+    return when(context, value)[11:] if value is not None else "—"
+
+
+@pass_context
+def duration(context: Context, seconds: float) -> str:
     seconds = abs(int(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return _translate(context, N_("%(h)d h %(m)02d min")) % {"h": hours, "m": minutes}
     if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
+        return _translate(context, N_("%(m)d min")) % {"m": minutes}
+    return _translate(context, N_("%(s)d s")) % {"s": secs}
 
 
-def reason_label(code: str | None) -> str:
+def _label(table: dict[str, str]):
+    @pass_context
+    def label(context: Context, code: str | None) -> str:
+        return _translate(context, table[code]) if code in table else (code or "")
+
+    return label
+
+
+@pass_context
+def reason_label(context: Context, code: str | None) -> str:
     try:
-        return DISMISS_REASON_LABELS[DismissReason(code or "")]
+        return _translate(context, DISMISS_REASON_LABELS[DismissReason(code or "")])
     except ValueError:
-        return code or ""
+        return (code or "").replace("_", " ")
 
 
 templates.env.filters["when"] = when
+templates.env.filters["clock"] = clock
 templates.env.filters["duration"] = duration
 templates.env.filters["reason_label"] = reason_label
+templates.env.filters["state_label"] = _label(labels.STATES)
+templates.env.filters["role_label"] = _label(labels.ROLES)
+templates.env.filters["vehicle_label"] = _label(labels.VEHICLES)
 templates.env.globals["DISMISS_REASONS"] = list(DISMISS_REASON_LABELS.items())
+templates.env.globals["LANGUAGES"] = LANGUAGES
+
+
+class People:
+    """`person(login)` in a template: the display name, looked up once per page on first use
+    (most pages name nobody)."""
+
+    def __init__(self, request: Request) -> None:
+        self._centre = request.app.state.centre
+        self._names: dict[str, str] | None = None
+
+    def __call__(self, username: str | None) -> str:
+        if not username:
+            return ""
+        if self._names is None:
+            with self._centre.db.session() as session:
+                self._names = display_names(session)
+        return self._names.get(username, username)
+
+
+def page_language(request: Request, user: Actor | None) -> str:
+    """The language of the pages for this request (see `central.web.i18n`)."""
+    settings = request.app.state.centre.settings
+    chosen = request.session.get("language") if "session" in request.scope else None
+    return choose_language(user.language if user else None, chosen, settings.ui.default_language)
+
+
+def page_context(request: Request, user: Actor | None) -> dict[str, Any]:
+    """What every page is rendered with (also the error page, which has no user)."""
+    language = page_language(request, user)
+    return {
+        "user": user,
+        "language": language,
+        "html_lang": HTML_LANG[language],
+        "zone": request.app.state.centre.settings.ui.zone,
+        "now": request.app.state.centre.clock.now(),
+        "person": People(request),
+        "Permission": Permission,
+    }
 
 
 def page(request: Request, name: str, user: Actor | None, **context: object) -> Response:
@@ -53,11 +149,5 @@ def page(request: Request, name: str, user: Actor | None, **context: object) -> 
     return templates.TemplateResponse(
         request,
         name,
-        {
-            "user": user,
-            "csrf": csrf_token(request),
-            "now": request.app.state.centre.clock.now(),
-            "Permission": Permission,
-            **context,
-        },
+        {**page_context(request, user), "csrf": csrf_token(request), **context},
     )

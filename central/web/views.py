@@ -36,7 +36,10 @@ def episode_detail(session: Session, episode: Episode, now: datetime) -> Episode
     steps = [
         EvidenceStepOut(
             title=step.title,
+            kind=step.kind,
+            n=step.n,
             at=step.at,
+            at_time=step.at_time,
             announcement=step.announcement,
             pictures=[
                 EvidenceRef(

@@ -197,7 +197,8 @@ def test_statistics_per_warden_township_and_category_with_csv(centre):
     day = centre.clock.now().date().isoformat()
     exported = olga.get(f"/api/v1/export/reports.csv?since={day}&until={day}")
     assert exported.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert exported.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     by = {(r["grouping"], r["key"]): r for r in rows}
     assert by[("warden", "walt")]["dissuasions_on_the_spot"] == "1"
     assert by[("township", "Dongcun")]["median_ack_s"] == "120.0"

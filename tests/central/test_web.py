@@ -178,13 +178,18 @@ def test_csv_export_of_tickets_and_dissuasions(app, centre):
     day = now.date().isoformat()
     tickets = client.get(f"/api/v1/export/tickets.csv?since={day}&until={day}")
     assert tickets.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(tickets.text)))
+    assert tickets.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(tickets.content.decode("utf-8-sig"))))
     assert [(r["episode_id"], r["decided_by"], r["plate"]) for r in rows] == [
         ("ep-1", "olga", "沪A·12345")
     ]
     dissuasions = list(
         csv.DictReader(
-            io.StringIO(client.get(f"/api/v1/export/dissuasions.csv?since={day}&until={day}").text)
+            io.StringIO(
+                client.get(
+                    f"/api/v1/export/dissuasions.csv?since={day}&until={day}"
+                ).content.decode("utf-8-sig")
+            )
         )
     )
     assert [(r["episode_id"], r["warnings"]) for r in dissuasions] == [("ep-d", "1")]
