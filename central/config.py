@@ -166,6 +166,13 @@ class CentralSettings(BaseSettings):
         title="Review window",
         description="An officer must decide a violation within this; then it escalates.",
     )
+    undo_window_s: float = Field(
+        10,
+        ge=0,
+        le=300,
+        title="Undo window",
+        description="An officer may take back a ticket or dismissal this long after it.",
+    )
     scheduler_poll_s: float = Field(
         15,
         gt=0,

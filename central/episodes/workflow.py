@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -117,6 +117,44 @@ def dismiss(
     episode.dismiss_reason = why.value
     episode.dismiss_note = note or None
     return episode
+
+
+class UndoTooLate(WorkflowError):
+    status = 409
+
+
+def undo_decision(
+    session: Session, episode_id: str, actor: Actor, now: datetime, window_s: float
+) -> Episode:
+    """Take back a ticket or a dismissal within `window_s` of it: a slip of the key is not
+    a ticket. Only the officer who decided may; the episode goes back to the state it was
+    decided from (pending review, or escalated), and the audit keeps both rows: the
+    decision and its undoing, with the ticket number that was withdrawn."""
+    episode = session.get(Episode, episode_id, with_for_update=True)
+    if episode is None:
+        raise NotFound(f"no episode {episode_id!r}")
+    if episode.state not in (ReviewState.ticketed, ReviewState.dismissed):
+        raise WorkflowError(f"episode {episode_id} is {episode.state}: no decision to undo")
+    if episode.decided_by != actor.username:
+        raise NotAllowed(f"only {episode.decided_by} may undo their decision")
+    decided_at = _aware(episode.decided_at)
+    if decided_at is None or (now - decided_at).total_seconds() > window_s:
+        raise UndoTooLate(f"the decision on {episode_id} is final (undo within {window_s:g} s)")
+    decision = next(a for a in reversed(episode.audit) if a.to_state == episode.state)
+    withdrawn = (
+        f"ticket {episode.ticket_number} withdrawn"
+        if episode.state == ReviewState.ticketed
+        else f"dismissal ({episode.dismiss_reason}) withdrawn"
+    )
+    move(session, episode, decision.from_state, actor.username, now, "undo", withdrawn)
+    episode.decided_by = episode.decided_at = episode.ticket_number = None
+    episode.dismiss_reason = episode.dismiss_note = None
+    return episode
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Stored times are naive UTC (SQLite keeps no zone); the clock's are aware."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def escalate_overdue(session: Session, now: datetime) -> list[str]:

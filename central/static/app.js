@@ -93,3 +93,23 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The undo toast after a decision: counts down, then goes (the decision is final).
+document.addEventListener("DOMContentLoaded", () => {
+  const toast = document.getElementById("undo-toast");
+  if (!toast) return;
+  const until = Date.now() + 1000 * Number(toast.dataset.seconds);  // the server's window
+  const countdown = toast.querySelector(".countdown");
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0) { toast.remove(); return; }
+    countdown.textContent = `${left} s`;
+    setTimeout(tick, 250);
+  };
+  tick();
+  document.addEventListener("keydown", (event) => {
+    if (event.key.toLowerCase() !== "u" || event.target.matches("input, textarea, select")) return;
+    const button = document.getElementById("undo-button");
+    if (button) button.click();
+  });
+});

@@ -20,7 +20,13 @@ from central.episodes.reviews import (
     review_queue,
     visible_episode,
 )
-from central.episodes.workflow import DISMISS_REASON_LABELS, DismissReason, dismiss, issue_ticket
+from central.episodes.workflow import (
+    DISMISS_REASON_LABELS,
+    DismissReason,
+    dismiss,
+    issue_ticket,
+    undo_decision,
+)
 from central.models import Episode, Evidence, ReviewState
 from central.roles import Permission
 from central.schemas import (
@@ -172,29 +178,59 @@ def _next_open(session: Session, user: Actor, done: str) -> str | None:
     return None
 
 
+def _offer_undo(request: Request, centre: Centre, episode: Episode) -> None:
+    """Remember the decision for the next page's undo toast (shown once, until the window
+    closes)."""
+    until = centre.clock.now() + timedelta(seconds=centre.settings.undo_window_s)
+    request.session["undo"] = {
+        "episode": episode.id,
+        "ticket": episode.ticket_number,
+        "reason": episode.dismiss_reason,
+        "until": until.isoformat(),
+    }
+
+
 @pages.post("/episodes/{episode_id}/ticket", dependencies=[CSRF])
 def ticket_form(
     session: SessionDep,
+    request: Request,
     episode_id: str,
     user: Decider,
     centre: CentreDep,
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    issue_ticket(session, episode_id, user, centre.clock.now(), note)
+    episode = issue_ticket(session, episode_id, user, centre.clock.now(), note)
+    _offer_undo(request, centre, episode)
     return _after_decision(_next_open(session, user, episode_id))
 
 
 @pages.post("/episodes/{episode_id}/dismiss", dependencies=[CSRF])
 def dismiss_form(
     session: SessionDep,
+    request: Request,
     episode_id: str,
     user: Decider,
     centre: CentreDep,
     reason: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    dismiss(session, episode_id, user, centre.clock.now(), reason, note)
+    episode = dismiss(session, episode_id, user, centre.clock.now(), reason, note)
+    _offer_undo(request, centre, episode)
     return _after_decision(_next_open(session, user, episode_id))
+
+
+@pages.post("/episodes/{episode_id}/undo", dependencies=[CSRF])
+def undo_form(
+    session: SessionDep,
+    request: Request,
+    episode_id: str,
+    user: Decider,
+    centre: CentreDep,
+) -> Response:
+    """The toast's Undo: back to the episode, to decide again."""
+    request.session.pop("undo", None)
+    undo_decision(session, episode_id, user, centre.clock.now(), centre.settings.undo_window_s)
+    return RedirectResponse(f"/episodes/{episode_id}", status_code=303)
 
 
 @pages.get("/evidence/{episode_id}/{name}")
@@ -301,6 +337,24 @@ def dismiss_episode(
 ) -> EpisodeOut:
     now = centre.clock.now()
     episode = dismiss(session, episode_id, user, now, body.reason.value, body.note)
+    return episode_out(episode, now)
+
+
+@api.post(
+    "/episodes/{episode_id}/undo",
+    response_model=EpisodeOut,
+    tags=["reviews"],
+    dependencies=[CSRF],
+)
+def undo(
+    session: SessionDep,
+    episode_id: str,
+    user: Decider,
+    centre: CentreDep,
+) -> EpisodeOut:
+    """Take back your ticket or dismissal within `undo_window_s` (409 once it is final)."""
+    now = centre.clock.now()
+    episode = undo_decision(session, episode_id, user, now, centre.settings.undo_window_s)
     return episode_out(episode, now)
 
 

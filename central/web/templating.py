@@ -145,9 +145,15 @@ def page_context(request: Request, user: Actor | None) -> dict[str, Any]:
 
 def page(request: Request, name: str, user: Actor | None, **context: object) -> Response:
     """Template `name` rendered for `user`, with the session's CSRF token and the centre's
-    clock (a fake one in tests)."""
+    clock (a fake one in tests). A whole page (not a `_partial` refreshed in place) also
+    shows, once, the undo toast of the decision just taken."""
+    undo = request.session.pop("undo", None) if not name.startswith("_") else None
+    if undo is not None:
+        now = request.app.state.centre.clock.now()
+        left = (datetime.fromisoformat(undo["until"]) - now).total_seconds()
+        undo = {**undo, "seconds_left": round(left, 1)} if left > 0 else None
     return templates.TemplateResponse(
         request,
         name,
-        {**page_context(request, user), "csrf": csrf_token(request), **context},
+        {**page_context(request, user), "csrf": csrf_token(request), "undo": undo, **context},
     )

@@ -27,7 +27,7 @@ from central.web.templating import TEMPLATES, templates
 
 ROOT = Path(__file__).resolve().parents[2]
 # Text a template may hold as it is, in any language: names and symbols.
-UNTRANSLATED_OK = {"RoadGuard", "API", "CSV", "T", "O"}
+UNTRANSLATED_OK = {"RoadGuard", "API", "CSV", "T", "O", "U"}  # names, keys
 ATTRIBUTES_READ = ("placeholder", "alt", "title", "aria-label")
 
 
