@@ -44,9 +44,11 @@ class ReviewFilter:
 
 
 def may_see(actor: Actor, episode: Episode) -> bool:
-    """Which episodes a user may see: all of them, but an escalated review is the
-    supervisors' alone. The one place the pages, the API and the lists ask."""
-    return episode.state != ReviewState.escalated or actor.can(Permission.supervise)
+    """Which episodes a user may see: every reviewer sees every episode. An escalated one
+    is the supervisors' to decide (`workflow`), but an officer may still open it, read
+    only: it may be the car they were about to decide. The one place the pages, the API
+    and the lists ask."""
+    return actor.can(Permission.view_reviews)
 
 
 def visible_episode(session: Session, episode_id: str, actor: Actor) -> Episode:

@@ -28,6 +28,7 @@ from central.episodes.workflow import (
     undo_decision,
 )
 from central.models import Episode, Evidence, ReviewState
+from central.reports.queries import inbox
 from central.roles import Permission
 from central.schemas import (
     DismissIn,
@@ -105,8 +106,11 @@ def escalated_queue(
     user: Supervisor,
     centre: CentreDep,
 ) -> Response:
+    """The supervisor's landing page: escalated reviews, and how many field reports wait
+    for them (one menu entry for everything escalated)."""
     context = _queue_context(session, centre, user, flt, escalated_only=True)
-    return page(request, "queue.html", user, **context)
+    reports = len(inbox(session, user, escalated_only=True))
+    return page(request, "queue.html", user, escalated_reports=reports, **context)
 
 
 @pages.get("/queue/rows", response_class=HTMLResponse)

@@ -43,6 +43,8 @@ def _safe_next(target: str | None) -> str:
 def home(user: MaybeUser) -> Response:
     if user is None:
         return RedirectResponse("/login", status_code=303)
+    if user.can(Permission.supervise):
+        return RedirectResponse("/escalated", status_code=303)
     if user.can(Permission.view_reviews):
         return RedirectResponse("/queue", status_code=303)
     if user.can(Permission.view_dashboard):

@@ -174,6 +174,17 @@ def test_json_without_media_and_a_typed_place(walt):
     assert report["extended_attributes"]["location_source"] == "typed"
 
 
+def test_an_illegally_parked_car_whose_plate_could_not_be_read(walt):
+    """The plate field's hint says "leave out what you could not read": it is optional."""
+    body = {
+        "service_code": "illegal_parking",
+        "address_string": "Xiaowan school gate",
+        "attributes": {"blocking": "junction"},
+    }
+    response = walt.post("/open311/v2/requests.json", json=body)
+    assert response.status_code == 201, response.text
+
+
 @pytest.mark.parametrize(
     ("data", "files", "status", "words"),
     [

@@ -125,8 +125,10 @@ def test_warden_files_urgent_report_from_a_phone_and_it_escalates(
         assert scheduler.ticked.wait_for(lambda: _escalation(centre, report_id) == 1, 10)
 
     supervisor = browser.new_page(viewport={"width": 1280, "height": 800})
-    _login(supervisor, base, "sam", "/queue")
-    supervisor.goto(f"{base}/reports/escalated")
+    _login(supervisor, base, "sam", "/escalated")  # a supervisor lands on the escalations
+    assert "1 escalated field report waits for you" in supervisor.inner_text("#escalated-reports")
+    supervisor.click("#escalated-reports a")
+    supervisor.wait_for_url(f"{base}/reports/escalated")
     row = supervisor.locator(f'#queue tr[data-report="{report_id}"]')
     assert "escalated to supervisor" in row.inner_text()
     supervisor.screenshot(path=str(artifacts / "reports-supervisor-escalated.png"), full_page=True)

@@ -121,11 +121,15 @@ def test_only_a_supervisor_sees_and_clears_the_escalated_queue(app, centre):
     officer, officer_token = login(app, "olga")
     assert officer.get("/escalated").status_code == 403
     assert "ep-1" not in officer.get("/queue").text
-    assert officer.get("/episodes/ep-1").status_code == 403
+    read_only = officer.get("/episodes/ep-1")  # an officer may look, not decide
+    assert read_only.status_code == 200 and 'id="ticket-button"' not in read_only.text
+    assert "a supervisor decides it now" in read_only.text
     assert (
         officer.post("/episodes/ep-1/ticket", data={"csrf_token": officer_token}).status_code == 403
     )
     boss, boss_token = login(app, "sam")
+    landing = boss.get("/")
+    assert landing.status_code == 303 and landing.headers["location"] == "/escalated"
     escalated = boss.get("/escalated")
     assert escalated.status_code == 200 and "OVERDUE" in escalated.text
     assert boss.post("/episodes/ep-1/ticket", data={"csrf_token": boss_token}).status_code == 303
