@@ -113,3 +113,49 @@ document.addEventListener("DOMContentLoaded", () => {
     if (button) button.click();
   });
 });
+
+// Urgent warden reports announce themselves on every page an officer or supervisor has open:
+// a banner, and a short tone if they ask for sound (remembered on this browser).
+function urgentAlerts(banner) {
+  const every = parseInt(banner.dataset.pollMs, 10) || 5000;
+  const sound = document.getElementById("urgent-sound");
+  sound.checked = localStorage.getItem("roadguard-urgent-sound") === "1";
+  sound.addEventListener("change", () => {
+    localStorage.setItem("roadguard-urgent-sound", sound.checked ? "1" : "0");
+  });
+  let known = new Set();
+  async function tick() {
+    try {
+      const response = await fetch(banner.dataset.url, { credentials: "same-origin" });
+      if (response.status === 401 || response.status === 403) return;
+      if (response.ok) {
+        const { waiting, ids } = await response.json();
+        banner.hidden = waiting === 0;
+        banner.querySelector(".text").textContent =
+          waiting === 1 ? banner.dataset.one : banner.dataset.many.replace("{n}", waiting);
+        const fresh = ids.filter((id) => !known.has(id));
+        if (fresh.length && sound.checked) beep();
+        known = new Set(ids);
+        document.dispatchEvent(new CustomEvent("urgent-checked", { detail: waiting }));
+      }
+    } catch (err) { /* offline for a moment */ }
+    setTimeout(tick, every);
+  }
+  tick();
+}
+
+function beep() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    tone.frequency.value = 880;
+    tone.connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch (err) { /* no audio on this device */ }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const banner = document.getElementById("urgent-alert");
+  if (banner) urgentAlerts(banner);
+});

@@ -242,6 +242,14 @@ class ActionIn(BaseModel):
     note: str = Field("", max_length=2000, description="Why; required to reject.")
 
 
+@api.get("/reports/urgent", tags=["reports"])
+def urgent_waiting(session: SessionDep, user: ReportHandler) -> dict[str, Any]:
+    """Urgent reports nobody has acknowledged yet, among those this user handles: every
+    page an officer or supervisor has open polls it and raises its banner."""
+    waiting = [r.id for r in inbox(session, user) if r.urgent and r.state == "new"]
+    return {"waiting": len(waiting), "ids": waiting}
+
+
 @api.post("/reports/{report_id}/{action}", dependencies=[CSRF])
 def report_action(
     session: SessionDep,

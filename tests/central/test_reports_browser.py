@@ -46,10 +46,15 @@ def test_warden_files_urgent_report_from_a_phone_and_it_escalates(
 ):
     centre, app, base = server
 
-    officer = browser.new_page(viewport={"width": 1280, "height": 800})
+    desk = browser.new_context(viewport={"width": 1280, "height": 800})
+    officer = desk.new_page()
     _login(officer, base, "olga", "/queue")
+    reviewing = desk.new_page()  # a second tab of the same officer, on the review queue
+    reviewing.goto(f"{base}/queue")
+    reviewing.wait_for_function("document.getElementById('urgent-alert') !== null")
     officer.goto(f"{base}/reports/inbox")
     assert officer.locator("#queue tr.row").count() == 0
+    assert reviewing.locator("#urgent-alert").is_hidden()  # nothing urgent yet
 
     phone = browser.new_context(
         viewport={"width": 390, "height": 844},
@@ -108,9 +113,11 @@ def test_warden_files_urgent_report_from_a_phone_and_it_escalates(
     assert warden.evaluate("localStorage.getItem('roadguard-report-draft')") is None
     warden.screenshot(path=str(artifacts / "reports-phone-my-reports.png"), full_page=True)
 
-    # The squad's officer sees it without reloading.
+    # The squad's officer sees it without reloading, on the reports page and on any other.
     officer.wait_for_selector(f'#queue tr[data-report="{report_id}"]', timeout=10_000)
     assert "urgent report" in officer.inner_text("#urgent-banner")
+    reviewing.wait_for_selector("#urgent-alert:not([hidden])", timeout=10_000)
+    assert "1 urgent field report waits" in reviewing.inner_text("#urgent-alert")
     officer.screenshot(path=str(artifacts / "reports-officer-inbox-live.png"), full_page=True)
 
     with centre.db.session() as session:
