@@ -61,7 +61,7 @@ $(STAMP): pyproject.toml
 messages:
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header \
 		-o central/locale/messages.pot .
-	$(BIN)/pybabel update -i central/locale/messages.pot -d central/locale --no-fuzzy-matching
+	$(BIN)/pybabel update -i central/locale/messages.pot -d central/locale --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) demo-output artifacts .pytest_cache .ruff_cache

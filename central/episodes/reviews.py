@@ -27,9 +27,16 @@ class ReviewFilter:
     states: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None  # inclusive
+    plate: str | None = None  # any part of it, spacing and separators ignored: "a123"
     limit: int = 200
+    offset: int = 0
 
     def apply(self, query: Select) -> Select:
+        if self.plate and (wanted := plate_key(self.plate)):
+            stored = func.upper(Episode.plate)
+            for separator in PLATE_SEPARATORS:
+                stored = func.replace(stored, separator, "")
+            query = query.where(stored.contains(wanted, autoescape=True))
         if self.site:
             query = query.where(Episode.node_id == self.site)
         if self.camera:
@@ -41,6 +48,18 @@ class ReviewFilter:
         if self.until:
             query = query.where(Episode.first_seen_at < day_start(self.until + timedelta(1)))
         return query
+
+
+PLATE_SEPARATORS = ("·", "•", " ", "-", ".")
+
+
+def plate_key(text: str) -> str:
+    """A plate as typed by an officer, as compared: 京A·6K327, 京a 6k327 and A6K3 all
+    search the same way."""
+    text = text.strip().upper()
+    for separator in PLATE_SEPARATORS:
+        text = text.replace(separator, "")
+    return text
 
 
 def may_see(actor: Actor, episode: Episode) -> bool:
@@ -75,8 +94,20 @@ def review_queue(session: Session, flt: ReviewFilter, *, supervisor: bool) -> li
 
 
 def episode_list(session: Session, flt: ReviewFilter) -> list[Episode]:
-    query = flt.apply(select(Episode)).order_by(Episode.first_seen_at.desc()).limit(flt.limit)
-    return list(session.scalars(query))
+    """One page of episodes (`limit` from `offset`), newest first."""
+    query = flt.apply(select(Episode)).order_by(Episode.first_seen_at.desc(), Episode.id)
+    return list(session.scalars(query.limit(flt.limit).offset(flt.offset)))
+
+
+def episode_count(session: Session, flt: ReviewFilter) -> int:
+    return session.scalar(flt.apply(select(func.count()).select_from(Episode))) or 0
+
+
+def filter_choices(session: Session) -> tuple[list[str], list[str]]:
+    """The sites and cameras that have episodes: the filters offer them as choices."""
+    sites = session.scalars(select(Episode.node_id).distinct().order_by(Episode.node_id))
+    cameras = session.scalars(select(Episode.camera_id).distinct().order_by(Episode.camera_id))
+    return list(sites), list(cameras)
 
 
 def queue_fingerprint(session: Session, *, supervisor: bool) -> str:

@@ -26,6 +26,11 @@ def review_filter(
     state: Annotated[str | None, Query(description="One state, e.g. pending_review.")] = None,
     since: Annotated[str | None, Query(description="First day (UTC), YYYY-MM-DD.")] = None,
     until: Annotated[str | None, Query(description="Last day (UTC), inclusive.")] = None,
+    plate: Annotated[
+        str | None, Query(max_length=32, description="Any part of the plate, e.g. A6K3.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Rows per page.")] = 200,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip (the next page).")] = 0,
 ) -> ReviewFilter:
     if state and state not in {s.value for s in ReviewState}:
         raise HTTPException(422, f"unknown state {state!r}")
@@ -35,6 +40,9 @@ def review_filter(
         states=(state,) if state else (),
         since=_day(since, "since"),
         until=_day(until, "until"),
+        plate=plate or None,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 from central.centre import Centre
 from central.episodes.reviews import (
     ReviewFilter,
+    episode_count,
     episode_list,
+    filter_choices,
     may_see,
     queue_fingerprint,
     review_queue,
@@ -66,10 +69,7 @@ def _queue_context(
     escalated = session.scalar(
         select(Episode.id).where(Episode.state == ReviewState.escalated).limit(1)
     )
-    sites = list(session.scalars(select(Episode.node_id).distinct().order_by(Episode.node_id)))
-    cameras = list(
-        session.scalars(select(Episode.camera_id).distinct().order_by(Episode.camera_id))
-    )
+    sites, cameras = filter_choices(session)
     overdue = [e for e in items if is_overdue(e, now)]
     return {
         "items": items,
@@ -143,8 +143,30 @@ def episodes(
     user: Reviewer,
     centre: CentreDep,
 ) -> Response:
+    """Every episode, newest first, a page at a time, filtered and searched by plate."""
     items = [e for e in episode_list(session, flt) if may_see(user, e)]
-    return page(request, "episodes.html", user, items=items, flt=flt)
+    total = episode_count(session, flt)
+    sites, cameras = filter_choices(session)
+    query = {k: v for k, v in request.query_params.items() if k != "offset"}
+
+    def page_url(offset: int) -> str:
+        return "/episodes?" + urlencode({**query, "offset": offset})
+
+    more = flt.offset + flt.limit < total
+    return page(
+        request,
+        "episodes.html",
+        user,
+        items=items,
+        flt=flt,
+        sites=sites,
+        cameras=cameras,
+        total=total,
+        first=flt.offset + 1 if items else 0,
+        last=flt.offset + len(items),
+        previous_url=page_url(max(0, flt.offset - flt.limit)) if flt.offset else None,
+        next_url=page_url(flt.offset + flt.limit) if more else None,
+    )
 
 
 @pages.get("/episodes/{episode_id}", response_class=HTMLResponse)

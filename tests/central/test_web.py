@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -266,3 +267,27 @@ def test_metrics_show_the_review_backlog_and_what_is_overdue(app, centre):
     assert "roadguard_central_review_backlog 3.0" in lines
     assert "roadguard_central_reviews_overdue 2.0" in lines
     assert 'roadguard_central_episodes{state="pending_review"} 3.0' in lines
+
+
+def test_history_searches_plates_pages_through_everything_and_offers_choices(app, centre):
+    for n, plate in enumerate(["京A·6K327", "沪B·11111", "粤C·22222"]):
+        ingest_violation(centre, f"ep-p{n}", plate=plate, with_evidence=False, camera=f"cam-{n}")
+    client, _token = login(app, "olga")
+    found = client.get("/episodes", params={"plate": " a6k3 "}).text  # spacing, case, no dot
+    assert re.findall(r'href="/episodes/(ep-[\w-]+)"', found) == ["ep-p0"]
+    assert client.get("/episodes", params={"plate": "%"}).text.count('href="/episodes/ep-') == 0
+
+    # five episodes (ep-1, ep-2 and three above), two a page
+    seen, url, pages = [], "/episodes?limit=2", 0
+    while url:
+        html = client.get(url).text
+        seen += re.findall(r'<td><a href="/episodes/(ep-[\w-]+)"', html)
+        pages += 1
+        following = re.search(r'<a href="([^"]+)" id="next-page">', html)
+        url = following.group(1).replace("&amp;", "&") if following else None
+    assert pages == 3 and sorted(seen) == ["ep-1", "ep-2", "ep-p0", "ep-p1", "ep-p2"]
+    assert "5–5 of 5" in html and 'id="previous-page"' in html
+
+    choices = client.get("/episodes").text
+    assert '<select name="camera">' in choices and re.search(r"<option\s*>cam-2</option>", choices)
+    assert client.get("/api/v1/episodes", params={"plate": "沪b11"}).json()[0]["id"] == "ep-p1"
