@@ -14,7 +14,8 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from central.episodes.workflow import NotAllowed, NotFound
-from central.models import OPEN_REPORT_STATES, ReportState, WardenReport
+from central.models import OPEN_REPORT_STATES, AuditEntry, ReportState, WardenReport
+from central.reports.workflow import TRANSITIONS
 from central.roles import Actor, Permission, can
 
 
@@ -99,3 +100,17 @@ def inbox_fingerprint(session: Session, viewer: Actor) -> str:
     query = visible(select(func.count(), func.max(WardenReport.updated_at)), viewer)
     count, latest = session.execute(query).one()
     return f"r{count}-{latest.isoformat() if latest else 0}"
+
+
+def latest_updates(session: Session, reports: list[WardenReport]) -> dict[int, AuditEntry]:
+    """The newest officer action on each report (not its filing, not an escalation): what
+    the warden who filed it wants to know, with the officer's note."""
+    ids = [r.id for r in reports]
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.report_id.in_(ids), AuditEntry.reason.in_(tuple(TRANSITIONS)))
+        .order_by(AuditEntry.id)
+    )
+    return {row.report_id: row for row in rows if row.report_id is not None}

@@ -23,6 +23,7 @@ from central.reports.queries import (
     get_visible,
     inbox,
     inbox_fingerprint,
+    latest_updates,
     report_list,
 )
 from central.reports.workflow import TRANSITIONS, act, may_handle
@@ -59,7 +60,8 @@ def my_reports(
 ):
     """The warden's home: a big "new report" button and their reports with their status."""
     items = report_list(session, user, ReportFilter(limit=100))
-    return page(request, "my_reports.html", user, items=items, filed=filed)
+    updates = latest_updates(session, items)
+    return page(request, "my_reports.html", user, items=items, updates=updates, filed=filed)
 
 
 def _form_page(

@@ -292,3 +292,22 @@ def test_cli_adds_wardens_to_a_squad_and_mints_api_keys(tmp_path, monkeypatch, c
         centre.close()
     assert main(["central", "categories"]) == 0
     assert "drunk_driving" in capsys.readouterr().out
+
+
+def test_the_warden_sees_what_the_officers_did_with_their_notes(centre):
+    from central.testing.clients import login
+
+    rid = _hazard(centre)
+    app = create_app(centre, run_scheduler=False)
+    olga, token = login(app, "olga")
+    olga.post(f"/reports/{rid}/acknowledge", data={"csrf_token": token})
+    assert 'id="dispatch-note"' in olga.get(f"/reports/{rid}").text  # dispatch takes a note
+    centre.clock.advance(minutes=5)
+    note = "Road crew on the way; cones placed at km 4."
+    olga.post(f"/reports/{rid}/dispatch", data={"csrf_token": token, "note": note})
+
+    walt, _token = login(app, "walt")
+    mine = walt.get("/me").text
+    update = mine[mine.index(f'data-update="{rid}"') :].split("</span>")[0]
+    assert "dispatched by Olga" in update and note in update
+    assert "2026-03-02 16:05:00" in update  # the officer's time, on the deployment's clock
