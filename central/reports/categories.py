@@ -113,6 +113,25 @@ class ServiceAttribute(StrictModel):
         return next((v.name for v in self.values if v.key == key), key)
 
 
+class AttributeText(StrictModel):
+    """An attribute's words in another language; what is left out stays as written."""
+
+    description: str | None = Field(None, min_length=1, title="Question")
+    datatype_description: str | None = Field(None, title="Hint")
+    values: dict[str, str] = Field(default_factory=dict, title="Choices by key")
+
+
+class CategoryText(StrictModel):
+    """A category's words in another language (`translations: {zh_CN: ...}` in the YAML):
+    a county writes its categories once, in each language its people read."""
+
+    name: str | None = Field(None, min_length=1, max_length=128, title="Name")
+    description: str | None = Field(None, title="Description")
+    group: str | None = Field(None, title="Group")
+    keywords: list[str] | None = Field(None, title="Keywords")
+    attributes: dict[str, AttributeText] = Field(default_factory=dict, title="Attributes by code")
+
+
 class ReportCategory(StrictModel):
     """One Open311 service: what a warden reports, and how fast someone must react."""
 
@@ -141,6 +160,11 @@ class ReportCategory(StrictModel):
         description="The warden already dealt with it (a dissuasion): filed as resolved.",
     )
     attributes: list[ServiceAttribute] = Field(default_factory=list, title="Attributes")
+    translations: dict[str, CategoryText] = Field(
+        default_factory=dict,
+        title="Translations",
+        description="The same words in other languages, by language code (zh_CN, en).",
+    )
 
     @property
     def urgent(self) -> bool:
@@ -155,7 +179,40 @@ class ReportCategory(StrictModel):
         codes = [a.code for a in self.attributes]
         if len(codes) != len(set(codes)):
             raise ValueError(f"attribute codes repeat: {sorted(codes)}")
+        for language, text in self.translations.items():
+            unknown = sorted(set(text.attributes) - set(codes))
+            if unknown:
+                raise ValueError(f"translations.{language}: no attributes {unknown}")
         return self
+
+    def localized(self, language: str) -> ReportCategory:
+        """This category in `language`, as far as it is translated."""
+        text = self.translations.get(language)
+        if text is None:
+            return self
+        attributes = []
+        for attribute in self.attributes:
+            words = text.attributes.get(attribute.code)
+            if words is not None:
+                values = [
+                    v.model_copy(update={"name": words.values.get(v.key, v.name)})
+                    for v in attribute.values
+                ]
+                attribute = attribute.model_copy(
+                    update={
+                        "description": words.description or attribute.description,
+                        "datatype_description": words.datatype_description
+                        or attribute.datatype_description,
+                        "values": values,
+                    }
+                )
+            attributes.append(attribute)
+        update = {
+            key: value
+            for key, value in text.model_dump(exclude={"attributes"}).items()
+            if value is not None
+        }
+        return self.model_copy(update={**update, "attributes": attributes})
 
 
 class ReportCategories(StrictModel):
@@ -179,6 +236,16 @@ class ReportCategories(StrictModel):
 
     def get(self, code: str) -> ReportCategory | None:
         return next((c for c in self.categories if c.code == code), None)
+
+    def localized(self, language: str) -> ReportCategories:
+        """Every category in `language`, as far as the county translated it."""
+        return self.model_copy(
+            update={"categories": [c.localized(language) for c in self.categories]}
+        )
+
+    def name_of(self, code: str, fallback: str = "") -> str:
+        category = self.get(code)
+        return category.name if category else fallback or code
 
     @classmethod
     def from_yaml(cls, path: Path) -> ReportCategories:

@@ -32,6 +32,7 @@ from central.reports.queries import ReportFilter, get_visible, report_list
 from central.roles import Permission
 from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, SessionDep, optional_user
 from central.web.forms import FORM_SLACK_BYTES, attribute_answers, form_submission
+from central.web.i18n import LANGUAGES
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -98,18 +99,37 @@ async def get_caller(request: Request) -> Actor:
 Caller = Annotated[Actor, Depends(get_caller)]
 
 
+def _language(locale: str | None, centre: Centre) -> str:
+    """`locale` (zh_CN, zh-CN, zh, en...) as one of the centre's languages; else its default."""
+    wanted = (locale or "").replace("-", "_").lower()
+    for language in LANGUAGES:
+        if wanted and (language.lower() == wanted or language.lower().split("_")[0] == wanted):
+            return language
+    return centre.settings.ui.default_language
+
+
+LocaleQuery = Annotated[
+    str | None, Query(description="Language of the names and questions: zh_CN or en.")
+]
+
+
 @router.get("/services.json")
-def services(centre: CentreDep, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
-    """The report categories (Open311 services) of this county."""
-    return service_list(centre.categories)
+def services(
+    centre: CentreDep, jurisdiction_id: str | None = None, locale: LocaleQuery = None
+) -> list[dict[str, Any]]:
+    """The report categories (Open311 services) of this county, in `locale`."""
+    return service_list(centre.categories.localized(_language(locale, centre)))
 
 
 @router.get("/services/{service_code}.json")
 def service(
-    service_code: str, centre: CentreDep, jurisdiction_id: str | None = None
+    service_code: str,
+    centre: CentreDep,
+    jurisdiction_id: str | None = None,
+    locale: LocaleQuery = None,
 ) -> dict[str, Any]:
-    """A category's attributes (Open311 service definition)."""
-    category = centre.categories.get(service_code)
+    """A category's attributes (Open311 service definition), in `locale`."""
+    category = centre.categories.localized(_language(locale, centre)).get(service_code)
     if category is None:
         raise Open311Error(404, f"service_code {service_code!r} not found")
     return service_definition(category)

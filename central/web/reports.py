@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 
 from central.centre import Centre
 from central.models import WardenReport
+from central.reports.categories import ReportCategories
 from central.reports.filing import Problem, ReportRejected, file_report
 from central.reports.open311 import request_document
 from central.reports.queries import (
@@ -40,7 +41,7 @@ from central.web.auth import (
 )
 from central.web.forms import FORM_SLACK_BYTES, form_submission
 from central.web.open311 import Caller
-from central.web.templating import page
+from central.web.templating import page, page_language
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -76,7 +77,7 @@ def _form_page(
         request,
         "report_form.html",
         user,
-        categories=centre.categories,
+        categories=centre.categories.localized(page_language(request, user)),
         values=values or {},
         problems=problems or [],
         max_mb=centre.settings.reports.max_media_bytes / 1e6,
@@ -172,9 +173,9 @@ def inbox_rows(
     return response
 
 
-def _label(report: WardenReport, centre: Centre) -> list[tuple[str, str]]:
+def _label(report: WardenReport, categories: ReportCategories) -> list[tuple[str, str]]:
     """(question, answer) pairs of a report's attributes, in the category's order."""
-    category = centre.categories.get(report.service_code)
+    category = categories.get(report.service_code)
     answers = report.attributes or {}
     if category is None:
         return [(k, str(v)) for k, v in answers.items()]
@@ -205,7 +206,7 @@ def report_page(
         "report.html",
         user,
         r=report,
-        answers=_label(report, centre),
+        answers=_label(report, centre.categories.localized(page_language(request, user))),
         audit=audit,
         actions=actions,
         action_labels=ACTION_LABELS,

@@ -139,6 +139,7 @@ def page_context(request: Request, user: Actor | None) -> dict[str, Any]:
         "zone": request.app.state.centre.settings.ui.zone,
         "now": request.app.state.centre.clock.now(),
         "person": People(request),
+        "services": request.app.state.centre.categories.localized(language),
         "poll_every_ms": request.app.state.centre.settings.queue_poll_ms,
         "Permission": Permission,
     }

@@ -177,3 +177,51 @@ def test_the_api_docs_need_no_internet(app) -> None:
         assets = re.findall(r"""(?:src|href)=["']?(/[^"' >]+)""", html)
         assert assets and all(client.get(asset).status_code == 200 for asset in assets)
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_categories_speak_the_readers_language(app, centre) -> None:
+    api = TestClient(app)
+    chinese = {s["service_code"]: s for s in api.get("/open311/v2/services.json").json()}
+    assert chinese["drunk_driving"]["service_name"] == "疑似酒驾"  # the deployment's default
+    english = api.get("/open311/v2/services.json", params={"locale": "en"}).json()
+    assert {s["service_name"] for s in english} >= {"Suspected drunk driving", "Accident"}
+    definition = api.get("/open311/v2/services/drunk_driving.json", params={"locale": "zh-CN"})
+    behaviour = {a["code"]: a for a in definition.json()["attributes"]}["behaviour"]
+    assert behaviour["description"] == "看到的情况"
+    assert {v["key"]: v["name"] for v in behaviour["values"]}["swerving"] == "蛇形行驶"
+
+    warden, token = login(app, "walt")
+    form = warden.get("/reports/new").text
+    assert "疑似酒驾" in form and "蛇形行驶" in form and "Suspected drunk driving" not in form
+    filed = warden.post(
+        "/reports/new",
+        data={
+            "csrf_token": token,
+            "service_code": "drunk_driving",
+            "attribute[vehicle]": "白色皮卡",
+            "attribute[behaviour]": "swerving",
+            "attribute[heading]": "县城方向",
+            "address_string": "小湾桥",
+        },
+    )
+    assert filed.status_code == 303, filed.text
+    report_id = filed.headers["location"].split("filed=")[1]
+    page = warden.get(f"/reports/{report_id}").text
+    assert "<dt>看到的情况</dt><dd>蛇形行驶</dd>" in page and "<h1>疑似酒驾" in page
+
+
+def test_a_translation_of_an_unknown_question_names_it(tmp_path) -> None:
+    from central.reports.categories import ReportCategories
+    from configbase import InvalidFile
+
+    county = tmp_path / "county.yaml"
+    county.write_text(
+        "categories:\n"
+        "- code: other\n"
+        "  name: Other\n"
+        "  attributes: [{code: subject, description: Subject, datatype: string}]\n"
+        "  translations:\n"
+        "    zh_CN: {name: 其他, attributes: {topic: {description: 事项}}}\n"
+    )
+    with pytest.raises(InvalidFile, match=r"county.yaml:\d+: .*translations.zh_CN: no attributes"):
+        ReportCategories.from_yaml(county)
