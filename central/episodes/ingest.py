@@ -178,15 +178,9 @@ def _advance(
         return False
     actor = f"node:{message.node_id}"
     if message.event == "violation":
-        move(
-            session,
-            episode,
-            ReviewState.pending_review,
-            actor,
-            now,
-            "violation",
-            f"warnings ignored in zone {message.zone_name or message.zone_id}",
-        )
+        # The pages say what a system move means in the reader's language and time
+        # (central.web.labels.REASONS); no prose is stored for it.
+        move(session, episode, ReviewState.pending_review, actor, now, "violation")
         episode.violation_at = occurred
         # The deadline runs from arrival: officers cannot review what has not reached them.
         episode.review_deadline = now + timedelta(seconds=review_window_s)

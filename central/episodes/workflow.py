@@ -129,7 +129,7 @@ def undo_decision(
     """Take back a ticket or a dismissal within `window_s` of it: a slip of the key is not
     a ticket. Only the officer who decided may; the episode goes back to the state it was
     decided from (pending review, or escalated), and the audit keeps both rows: the
-    decision and its undoing, with the ticket number that was withdrawn."""
+    decision and its undoing, noting the ticket number (or dismissal reason) withdrawn."""
     episode = session.get(Episode, episode_id, with_for_update=True)
     if episode is None:
         raise NotFound(f"no episode {episode_id!r}")
@@ -141,11 +141,8 @@ def undo_decision(
     if decided_at is None or (now - decided_at).total_seconds() > window_s:
         raise UndoTooLate(f"the decision on {episode_id} is final (undo within {window_s:g} s)")
     decision = next(a for a in reversed(episode.audit) if a.to_state == episode.state)
-    withdrawn = (
-        f"ticket {episode.ticket_number} withdrawn"
-        if episode.state == ReviewState.ticketed
-        else f"dismissal ({episode.dismiss_reason}) withdrawn"
-    )
+    # the note names what was withdrawn: the ticket's number, or the dismissal's reason
+    withdrawn = episode.ticket_number or episode.dismiss_reason or ""
     move(session, episode, decision.from_state, actor.username, now, "undo", withdrawn)
     episode.decided_by = episode.decided_at = episode.ticket_number = None
     episode.dismiss_reason = episode.dismiss_note = None
@@ -166,15 +163,7 @@ def escalate_overdue(session: Session, now: datetime) -> list[str]:
         session, Episode, Episode.state, ReviewState.pending_review, Episode.review_deadline, now
     )
     for episode in rows:
-        move(
-            session,
-            episode,
-            ReviewState.escalated,
-            SCHEDULER_ACTOR,
-            now,
-            "deadline_passed",
-            f"review deadline {episode.review_deadline:%Y-%m-%d %H:%M:%S} UTC passed",
-        )
+        move(session, episode, ReviewState.escalated, SCHEDULER_ACTOR, now, "deadline_passed")
     return [episode.id for episode in rows]
 
 

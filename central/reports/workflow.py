@@ -114,19 +114,10 @@ def escalate_overdue_reports(
             continue
         category = categories.get(report.service_code)
         step_s = category.next_step_s if category else 180.0
-        missed = report.ack_deadline
         report.escalation_level = level + 1
         report.escalated_to = chain[level]
         report.ack_deadline = now + timedelta(seconds=step_s) if level + 1 < len(chain) else None
-        move(
-            session,
-            report,
-            report.state,
-            SCHEDULER_ACTOR,
-            now,
-            "escalated",
-            f"not acknowledged by {missed:%Y-%m-%d %H:%M:%S} UTC; to {chain[level]}",
-        )
+        move(session, report, report.state, SCHEDULER_ACTOR, now, "escalated", chain[level])
         escalated.append(request_document(report))
     return escalated
 

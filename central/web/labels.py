@@ -35,3 +35,24 @@ VEHICLES = {
     "motorcycle": N_("motorcycle"),
     "bicycle": N_("bicycle"),
 }
+
+# Why a state changed (audit `reason`), for the moves the system and the officers make;
+# a dismissal's reason is one of the workflow's DISMISS_REASON_LABELS.
+REASONS = {
+    "violation": N_("warnings ignored: a violation"),
+    "dissuaded": N_("left after a warning"),
+    "cleared": N_("left within the grace period"),
+    "expired": N_("still there when the rule ended"),
+    "deadline_passed": N_("review deadline passed"),
+    "ticket": N_("ticket issued"),
+    "undo": N_("decision withdrawn"),
+    "filed": N_("filed"),
+    "handled_on_the_spot": N_("handled on the spot"),
+    "escalated": N_("not acknowledged in time"),
+    "acknowledge": N_("acknowledged"),
+    "dispatch": N_("dispatched"),
+    "resolve": N_("resolved"),
+    "reject": N_("rejected"),
+}
+# Who acted, when it was not a person.
+SYSTEM_ACTORS = {"scheduler": N_("deadline scheduler"), "system": N_("system")}

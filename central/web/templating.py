@@ -88,6 +88,9 @@ def _label(table: dict[str, str]):
 
 @pass_context
 def reason_label(context: Context, code: str | None) -> str:
+    """An audit reason in the reader's words: a dismissal reason, or a move's meaning."""
+    if code in labels.REASONS:
+        return _translate(context, labels.REASONS[code])
     try:
         return _translate(context, DISMISS_REASON_LABELS[DismissReason(code or "")])
     except ValueError:
@@ -109,13 +112,18 @@ class People:
     """`person(login)` in a template: the display name, looked up once per page on first use
     (most pages name nobody)."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, language: str) -> None:
         self._centre = request.app.state.centre
         self._names: dict[str, str] | None = None
+        self._translate = translations(language).gettext
 
     def __call__(self, username: str | None) -> str:
         if not username:
             return ""
+        if username in labels.SYSTEM_ACTORS:
+            return self._translate(labels.SYSTEM_ACTORS[username])
+        if username.startswith("node:"):
+            return self._translate(N_("edge node %(node)s")) % {"node": username[5:]}
         if self._names is None:
             with self._centre.db.session() as session:
                 self._names = display_names(session)
@@ -138,7 +146,7 @@ def page_context(request: Request, user: Actor | None) -> dict[str, Any]:
         "html_lang": HTML_LANG[language],
         "zone": request.app.state.centre.settings.ui.zone,
         "now": request.app.state.centre.clock.now(),
-        "person": People(request),
+        "person": People(request, language),
         "services": request.app.state.centre.categories.localized(language),
         "poll_every_ms": request.app.state.centre.settings.queue_poll_ms,
         "Permission": Permission,
