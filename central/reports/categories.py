@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, model_validator
 
+from central.text import N_, Said
 from configbase import StrictModel, load_yaml
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -35,6 +36,14 @@ class AttributeType(enum.StrEnum):
 
 
 LIST_TYPES = (AttributeType.singlevaluelist, AttributeType.multivaluelist)
+
+
+class AnswerInvalid(ValueError):
+    """An answer a question does not take; `said` in the reader's language on the form."""
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.said = Said(template, values)
+        super().__init__(str(self.said))
 
 
 class AttributeValue(StrictModel):
@@ -75,38 +84,38 @@ class ServiceAttribute(StrictModel):
             keys = {v.key for v in self.values}
             bad = [str(i) for i in items if str(i) not in keys]
             if bad:
-                raise ValueError(f"not one of {sorted(keys)}: {', '.join(bad)}")
+                raise AnswerInvalid(N_("not one of the choices: %(bad)s"), bad=", ".join(bad))
             return [str(i) for i in items]
         if isinstance(raw, list):
-            raise ValueError("takes one value")
+            raise AnswerInvalid(N_("takes one value"))
         text = str(raw).strip()
         if self.datatype == AttributeType.number:
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(f"not a number: {text!r}") from None
+                raise AnswerInvalid(N_("not a number: %(text)s"), text=text) from None
             if not math.isfinite(number):
-                raise ValueError("not a finite number")
+                raise AnswerInvalid(N_("not a finite number"))
             if self.minimum is not None and number < self.minimum:
-                raise ValueError(f"at least {self.minimum:g}")
+                raise AnswerInvalid(N_("at least %(n)g"), n=self.minimum)
             if self.maximum is not None and number > self.maximum:
-                raise ValueError(f"at most {self.maximum:g}")
+                raise AnswerInvalid(N_("at most %(n)g"), n=self.maximum)
             return int(number) if number.is_integer() else number
         if self.datatype == AttributeType.datetime:
             try:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                raise ValueError(f"not an ISO 8601 time: {text!r}") from None
+                raise AnswerInvalid(N_("not a date and time: %(text)s"), text=text) from None
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
             return moment.astimezone(UTC).isoformat()
         if self.datatype == AttributeType.singlevaluelist:
             keys = {v.key for v in self.values}
             if text not in keys:
-                raise ValueError(f"not one of {sorted(keys)}: {text!r}")
+                raise AnswerInvalid(N_("not one of the choices: %(bad)s"), bad=text)
             return text
         if len(text) > self.max_length:
-            raise ValueError(f"at most {self.max_length} characters")
+            raise AnswerInvalid(N_("at most %(n)d characters"), n=self.max_length)
         return text
 
     def label(self, key: str) -> str:
@@ -242,6 +251,12 @@ class ReportCategories(StrictModel):
         return self.model_copy(
             update={"categories": [c.localized(language) for c in self.categories]}
         )
+
+    def question(self, code: str | None, attribute: str) -> str:
+        """The words of `attribute`'s question in category `code` (its code if unknown)."""
+        category = self.get(code or "")
+        found = category and next((a for a in category.attributes if a.code == attribute), None)
+        return found.description if found else attribute.replace("_", " ")
 
     def name_of(self, code: str, fallback: str = "") -> str:
         category = self.get(code)

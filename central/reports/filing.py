@@ -22,9 +22,11 @@ from central.audit import move
 from central.centre import Centre
 from central.evidence import sha256_of
 from central.models import ReportState, WardenReport
+from central.reports.categories import AnswerInvalid
 from central.reports.media import MediaRejected, Photo, check_photo
 from central.reports.open311 import request_document
 from central.roles import Actor
+from central.text import N_, Said
 
 MAX_DESCRIPTION = 4000  # Open311's limit
 MAX_ADDRESS = 256
@@ -46,8 +48,12 @@ class Submission:
 @dataclass(frozen=True)
 class Problem:
     field: str  # service_code, attribute[<code>], location, media, description
-    message: str
+    said: Said  # in English for Open311; the form says it in its reader's language
     status: int = 400
+
+    @property
+    def message(self) -> str:
+        return str(self.said)
 
     @property
     def open311(self) -> dict[str, Any]:
@@ -78,10 +84,11 @@ def _coordinate(value: Any, name: str, bound: float, problems: list[Problem]) ->
     try:
         number = float(value)
     except (TypeError, ValueError):
-        problems.append(Problem("location", f"{name} is not a number: {value!r}"))
+        problems.append(Problem("location", Said(N_("%(name)s is not a number"), {"name": name})))
         return None
     if not math.isfinite(number) or abs(number) > bound:
-        problems.append(Problem("location", f"{name} must be within ±{bound:g}"))
+        said = Said(N_("%(name)s must be within ±%(bound)g"), {"name": name, "bound": bound})
+        problems.append(Problem("location", said))
         return None
     return number
 
@@ -105,30 +112,33 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
     category = None
     code = (sub.service_code or "").strip()
     if not code:
-        problems.append(Problem("service_code", "missing: pick a category"))
+        problems.append(Problem("service_code", Said(N_("missing: pick a category"))))
     else:
         category = centre.categories.get(code)
         if category is None:
-            problems.append(Problem("service_code", f"unknown service code {code!r}"))
+            said = Said(N_("unknown category %(code)s"), {"code": code})
+            problems.append(Problem("service_code", said))
     attributes: dict[str, Any] = {}
     if category is not None:
         known = {a.code for a in category.attributes}
         for extra in sorted(set(sub.attributes) - known):
-            problems.append(Problem(f"attribute[{extra}]", "not an attribute of this category"))
+            said = Said(N_("not a question of this category"))
+            problems.append(Problem(f"attribute[{extra}]", said))
         for attribute in category.attributes:
             raw = sub.attributes.get(attribute.code)
             if _blank(raw):
                 if attribute.required:
                     name = f"attribute[{attribute.code}]"
-                    problems.append(Problem(name, f"required: {attribute.description}"))
+                    problems.append(Problem(name, Said(N_("an answer is needed"))))
                 continue
             try:
                 attributes[attribute.code] = attribute.parse(raw)
-            except ValueError as exc:
-                problems.append(Problem(f"attribute[{attribute.code}]", str(exc)))
+            except AnswerInvalid as exc:
+                problems.append(Problem(f"attribute[{attribute.code}]", exc.said))
     description = (sub.description or "").strip()
     if len(description) > MAX_DESCRIPTION:
-        problems.append(Problem("description", f"at most {MAX_DESCRIPTION} characters"))
+        said = Said(N_("at most %(n)d characters"), {"n": MAX_DESCRIPTION})
+        problems.append(Problem("description", said))
     photo = None
     if sub.media:
         try:
@@ -139,18 +149,19 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
                 formats=config.media_formats,
             )
         except MediaRejected as exc:
-            problems.append(Problem("media", str(exc), exc.status))
+            problems.append(Problem("media", exc.said, exc.status))
     lat = lon = None
     source = ""
     address = (sub.address_string or "").strip() or None
     if address and len(address) > MAX_ADDRESS:
-        problems.append(Problem("address_string", f"at most {MAX_ADDRESS} characters"))
+        said = Said(N_("at most %(n)d characters"), {"n": MAX_ADDRESS})
+        problems.append(Problem("address_string", said))
     if photo is not None and photo.gps is not None:
         lat, lon = photo.gps
         source = "exif"
     elif not _blank(sub.lat) or not _blank(sub.long):
         if _blank(sub.lat) or _blank(sub.long):
-            problems.append(Problem("location", "lat and long go together"))
+            problems.append(Problem("location", Said(N_("lat and long go together"))))
         else:
             lat = _coordinate(sub.lat, "lat", 90, problems)
             lon = _coordinate(sub.long, "long", 180, problems)
@@ -161,7 +172,7 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
         problems.append(
             Problem(
                 "location",
-                "missing: give lat and long, an address_string, or a photo with GPS in it",
+                Said(N_("missing: the place (phone position, typed, or a photo with GPS)")),
             )
         )
     if problems:

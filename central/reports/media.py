@@ -16,14 +16,17 @@ from typing import Any
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from central.text import N_, Said
+
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
 class MediaRejected(ValueError):
     """A photo the centre will not store; `status` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+    def __init__(self, template: str, status: int, **values: Any) -> None:
+        self.said = Said(template, values)
+        super().__init__(str(self.said))
         self.status = status
 
 
@@ -42,17 +45,20 @@ def check_photo(
 ) -> Photo:
     """The photo, if it is an allowed image within the limits; else MediaRejected."""
     if not data:
-        raise MediaRejected("the photo is empty", 400)
+        raise MediaRejected(N_("the photo is empty"), 400)
     if len(data) > max_bytes:
         raise MediaRejected(
-            f"the photo is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB", 413
+            N_("the photo is %(size).1f MB; the limit is %(limit).1f MB"),
+            413,
+            size=len(data) / 1e6,
+            limit=max_bytes / 1e6,
         )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=list(formats)) as image:
                 if image.width * image.height > max_pixels:
-                    raise MediaRejected("the photo has too many pixels", 413)
+                    raise MediaRejected(N_("the photo has too many pixels"), 413)
                 image.load()  # decode everything: truncated or corrupt files fail here
                 fmt = image.format or ""
                 exif = image.getexif()
@@ -61,9 +67,13 @@ def check_photo(
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         allowed = ", ".join(formats)
-        raise MediaRejected(f"the upload is not a photo ({allowed})", 415) from None
+        raise MediaRejected(
+            N_("the upload is not a photo (%(allowed)s)"), 415, allowed=allowed
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise MediaRejected(f"the photo cannot be decoded: {exc}", 415) from None
+        raise MediaRejected(
+            N_("the photo cannot be decoded: %(error)s"), 415, error=str(exc)
+        ) from None
     return Photo(
         data,
         fmt,

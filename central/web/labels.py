@@ -56,3 +56,12 @@ REASONS = {
 }
 # Who acted, when it was not a person.
 SYSTEM_ACTORS = {"scheduler": N_("deadline scheduler"), "system": N_("system")}
+
+# The form's fields, as a refused report names them.
+FIELDS = {
+    "service_code": N_("Category"),
+    "location": N_("Where"),
+    "address_string": N_("Where"),
+    "media": N_("Photo"),
+    "description": N_("What happened"),
+}

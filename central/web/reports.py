@@ -29,7 +29,7 @@ from central.reports.queries import (
 )
 from central.reports.workflow import TRANSITIONS, act, may_handle
 from central.roles import Permission
-from central.text import N_
+from central.text import N_, Said
 from central.web.auth import (
     CSRF,
     Actor,
@@ -100,7 +100,8 @@ async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Re
     limit = centre.settings.reports.max_media_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + FORM_SLACK_BYTES:
-        problem = Problem("media", f"the photo is over the {limit / 1e6:.1f} MB limit", 413)
+        said = Said(N_("the photo is over the %(limit).1f MB limit"), {"limit": limit / 1e6})
+        problem = Problem("media", said, 413)
         return _form_page(request, user, centre, {}, [problem], 413)
     form = await request.form(max_files=1, max_fields=200)
     values = _form_values(form)

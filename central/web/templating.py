@@ -97,7 +97,16 @@ def reason_label(context: Context, code: str | None) -> str:
         return (code or "").replace("_", " ")
 
 
+@pass_context
+def translate(context: Context, message: str, **values: object) -> str:
+    """A message known only at run time (marked with N_ where it was written), translated
+    and filled in: `{{ problem.template | translate(**problem.values) }}`."""
+    text = _translate(context, message)
+    return text % values if values else text
+
+
 templates.env.filters["when"] = when
+templates.env.filters["translate"] = translate
 templates.env.filters["clock"] = clock
 templates.env.filters["duration"] = duration
 templates.env.filters["reason_label"] = reason_label
@@ -106,6 +115,7 @@ templates.env.filters["role_label"] = _label(labels.ROLES)
 templates.env.filters["vehicle_label"] = _label(labels.VEHICLES)
 templates.env.globals["DISMISS_REASONS"] = list(DISMISS_REASON_LABELS.items())
 templates.env.globals["LANGUAGES"] = LANGUAGES
+templates.env.globals["field_labels"] = labels.FIELDS
 
 
 class People:

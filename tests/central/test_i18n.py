@@ -225,3 +225,22 @@ def test_a_translation_of_an_unknown_question_names_it(tmp_path) -> None:
     )
     with pytest.raises(InvalidFile, match=r"county.yaml:\d+: .*translations.zh_CN: no attributes"):
         ReportCategories.from_yaml(county)
+
+
+def test_a_refused_report_says_why_in_the_wardens_language(app) -> None:
+    warden, token = login(app, "walt")
+    refused = warden.post(
+        "/reports/new",
+        data={
+            "csrf_token": token,
+            "service_code": "accident",
+            "attribute[injured]": "light",
+            "attribute[vehicles]": "很多",
+            "attribute[road_blocked]": "yes",
+        },
+    )
+    assert refused.status_code == 400
+    errors = refused.text[refused.text.index('id="form-errors"') :].split("</ul>")[0]
+    assert "涉及车辆数: 不是数字：很多" in errors
+    assert "地点: 缺少地点（手机位置、手动输入或带 GPS 的照片）" in errors
+    assert "not a number" not in errors and "missing" not in errors
