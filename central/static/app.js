@@ -159,3 +159,33 @@ document.addEventListener("DOMContentLoaded", () => {
   const banner = document.getElementById("urgent-alert");
   if (banner) urgentAlerts(banner);
 });
+
+// The evidence viewer: a picture opens large; arrows step through every picture of the
+// episode (warning 1, warning 2, the violation), Escape closes.
+document.addEventListener("DOMContentLoaded", () => {
+  const viewer = document.getElementById("viewer");
+  if (!viewer) return;
+  const links = Array.from(document.querySelectorAll("a.zoom"));
+  const image = document.getElementById("viewer-image");
+  const caption = document.getElementById("viewer-caption");
+  let at = 0;
+  const show = (index) => {
+    at = (index + links.length) % links.length;
+    image.src = links[at].href;
+    image.alt = links[at].querySelector("img").alt;
+    caption.textContent = links[at].dataset.caption;
+  };
+  links.forEach((link, index) => link.addEventListener("click", (event) => {
+    event.preventDefault();
+    show(index);
+    if (!viewer.open) viewer.showModal();
+  }));
+  document.getElementById("viewer-previous").addEventListener("click", () => show(at - 1));
+  document.getElementById("viewer-next").addEventListener("click", () => show(at + 1));
+  document.getElementById("viewer-close").addEventListener("click", () => viewer.close());
+  viewer.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight") { event.preventDefault(); show(at + 1); }
+    if (event.key === "ArrowLeft") { event.preventDefault(); show(at - 1); }
+    event.stopPropagation();  // the page's own keys (t, 1-4, n) stay off while viewing
+  });
+});

@@ -96,3 +96,36 @@ def test_a_warden_is_refused(server, browser):
     assert "Not allowed" in page.inner_text("h1")
     response = page.goto(f"{base}/episodes/ep-school-1")
     assert response.status == 403
+
+
+def test_the_evidence_viewer_steps_through_the_pictures(server, browser, artifacts):
+    centre, base = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, base, "olga")
+    page.wait_for_url(f"{base}/queue")
+    page.goto(f"{base}/episodes/ep-school-1")
+    links = page.locator("a.zoom")
+    hrefs = [base + links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert len(hrefs) == 5  # two warnings (frame and crop each) and the violation's frame
+    alts = [page.locator("a.zoom img").nth(i).get_attribute("alt") for i in range(5)]
+    assert all(".jpg" not in alt for alt in alts)
+    assert alts[0] == "Warning 1: the whole picture, the vehicle boxed and the zone drawn"
+    assert alts[1] == "Warning 1: the vehicle, close up"
+    frame = page.locator("figure.frame img").first.bounding_box()
+    assert frame["width"] >= 600  # large enough to read
+
+    links.first.click()
+    viewer = page.locator("#viewer")
+    assert viewer.is_visible()
+    assert page.get_attribute("#viewer-image", "src") == hrefs[0]
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#viewer-image", "src") == hrefs[1]
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # wraps round to the last picture
+    assert page.get_attribute("#viewer-image", "src") == hrefs[-1]
+    assert "Violation" in page.inner_text("#viewer-caption")
+    page.keyboard.press("t")  # the page's keys are off while viewing: no ticket
+    page.screenshot(path=str(artifacts / "central-evidence-viewer.png"))
+    page.keyboard.press("Escape")
+    assert not viewer.is_visible()
+    assert page.inner_text("#state") == "pending review"
