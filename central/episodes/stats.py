@@ -38,6 +38,7 @@ class DayCounts(BaseModel):
     violations: int
     tickets: int
     expired: int  # still there when the schedule ended: neither success nor violation
+    dismissed: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -56,7 +57,7 @@ class Dashboard(BaseModel):
     violations: int
     tickets: int
     expired: int
-    dismissed: int
+    dismissed: int  # decided as dismissed in the period
     pending: int
     overdue: int  # escalated, plus pending past the deadline the scheduler has not yet seen
     escalated: int
@@ -74,10 +75,14 @@ def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
-    first = now.date() - timedelta(days=days - 1)
+def dashboard(
+    session: Session, now: datetime, days: int = 14, last: date | None = None
+) -> Dashboard:
+    """The `days` days up to `last` (default: today), UTC days; what is open is as of now."""
+    last = last or now.date()
+    first = last - timedelta(days=days - 1)
     start = day_start(first)
-    per_day = {first + timedelta(n): [0, 0, 0, 0] for n in range(days)}
+    per_day = {first + timedelta(n): [0, 0, 0, 0, 0] for n in range(days)}
     rows = session.execute(
         select(Episode.state, Episode.ended_at, Episode.violation_at, Episode.decided_at).where(
             Episode.state.in_((ReviewState.dissuaded, ReviewState.expired, *REVIEWED_STATES)),
@@ -93,9 +98,11 @@ def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
             per_day[d][2] += 1
         if state == ReviewState.expired and (d := _day(ended_at)) in per_day:
             per_day[d][3] += 1
+        if state == ReviewState.dismissed and (d := _day(decided_at)) in per_day:
+            per_day[d][4] += 1
     series = [
-        DayCounts(day=d, dissuaded=a, violations=b, tickets=c, expired=e)
-        for d, (a, b, c, e) in per_day.items()
+        DayCounts(day=d, dissuaded=a, violations=b, tickets=c, expired=e, dismissed=x)
+        for d, (a, b, c, e, x) in per_day.items()
     ]
     by_state = dict(
         session.execute(select(Episode.state, func.count()).group_by(Episode.state)).all()
@@ -112,7 +119,7 @@ def dashboard(session: Session, now: datetime, days: int = 14) -> Dashboard:
         violations=sum(d.violations for d in series),
         tickets=sum(d.tickets for d in series),
         expired=sum(d.expired for d in series),
-        dismissed=by_state.get(ReviewState.dismissed, 0),
+        dismissed=sum(d.dismissed for d in series),
         pending=by_state.get(ReviewState.pending_review, 0),
         overdue=by_state.get(ReviewState.escalated, 0) + (late or 0),
         escalated=by_state.get(ReviewState.escalated, 0),

@@ -35,14 +35,27 @@ def dashboard_page(
     request: Request,
     user: DashboardViewer,
     centre: CentreDep,
+    since: Annotated[date | None, Query(description="First day.")] = None,
+    until: Annotated[date | None, Query(description="Last day, inclusive.")] = None,
 ) -> Response:
+    """One chosen period (default: the last 14 days) for violations and reports alike."""
     now = centre.clock.now()
-    board = dashboard(session, now)
+    until = until or now.date()
+    since, until = _period(centre, since or until - timedelta(days=13), until)
+    board = dashboard(session, now, (until - since).days + 1, until)
     nodes = list(session.scalars(select(Node).order_by(Node.node_id)))
-    reports = report_stats(session, centre.categories, now.date() - timedelta(days=29), now.date())
+    reports = report_stats(session, centre.categories, since, until)
     peak = max([max(d.dissuaded, d.violations) for d in board.days] + [1])
     return page(
-        request, "dashboard.html", user, board=board, nodes=nodes, peak=peak, reports=reports
+        request,
+        "dashboard.html",
+        user,
+        board=board,
+        nodes=nodes,
+        peak=peak,
+        reports=reports,
+        since=since,
+        until=until,
     )
 
 

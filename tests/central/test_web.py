@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -291,3 +292,25 @@ def test_history_searches_plates_pages_through_everything_and_offers_choices(app
     choices = client.get("/episodes").text
     assert '<select name="camera">' in choices and re.search(r"<option\s*>cam-2</option>", choices)
     assert client.get("/api/v1/episodes", params={"plate": "沪b11"}).json()[0]["id"] == "ep-p1"
+
+
+def test_the_dashboard_shows_one_chosen_period_for_violations_and_reports(app, centre):
+    client, token = login(app, "olga")
+    client.post("/episodes/ep-1/dismiss", data={"csrf_token": token, "reason": "wrong_vehicle"})
+    today = centre.clock.now().date()
+    page = client.get("/dashboard").text  # the last 14 days by default
+    assert f"{today - timedelta(days=13)} – {today}" in page
+    assert 'id="dismissed">1<' in page and 'id="legend"' in page
+    assert "1 dismissed" in page  # in today's row
+
+    earlier = client.get(
+        "/dashboard",
+        params={"since": str(today - timedelta(days=40)), "until": str(today - timedelta(days=10))},
+    ).text
+    assert 'id="violations">0<' in earlier and 'id="dismissed">0<' in earlier
+    span = f"{today - timedelta(days=40)} – {today - timedelta(days=10)}"
+    assert f'id="period">{span}<' in earlier and f'id="reports-period">{span}<' in earlier
+    assert (
+        client.get("/dashboard", params={"since": str(today), "until": "2020-01-01"}).status_code
+        == 422
+    )
