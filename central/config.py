@@ -173,6 +173,13 @@ class CentralSettings(BaseSettings):
         title="Undo window",
         description="An officer may take back a ticket or dismissal this long after it.",
     )
+    claim_s: float = Field(
+        120,
+        gt=0,
+        title="Claim",
+        description="Opening a review shows it to the other officers as being looked at, "
+        "this long (renewed when it is opened again).",
+    )
     scheduler_poll_s: float = Field(
         15,
         gt=0,

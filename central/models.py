@@ -130,6 +130,9 @@ class Episode(Base):
     dismiss_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     dismiss_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     ticket_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    # Who has the review open right now, until when: shown to the other officers.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the newest EpisodeRecord
 
     audit: Mapped[list[AuditEntry]] = relationship(

@@ -80,6 +80,36 @@ def visible_episode(session: Session, episode_id: str, actor: Actor) -> Episode:
     return episode
 
 
+def claim(
+    session: Session, episode_id: str, actor: Actor, now: datetime, seconds: float
+) -> str | None:
+    """`actor` opens the review to decide it: it shows as theirs for `seconds`, unless a
+    colleague's claim still runs. Returns that colleague's login, or None when it is the
+    actor's now. A claim informs (two officers do not both start on the same car); the
+    workflow's row lock is what stops a second decision."""
+    episode = session.get(Episode, episode_id, with_for_update=True)
+    if episode is None:
+        raise NotFound(f"no episode {episode_id}")
+    until = episode.claimed_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    if episode.claimed_by not in (None, actor.username) and until is not None and until > now:
+        return episode.claimed_by
+    episode.claimed_by = actor.username
+    episode.claimed_until = now + timedelta(seconds=seconds)
+    return None
+
+
+def claimed_by_other(episode: Episode, actor: Actor, now: datetime) -> str | None:
+    """The colleague looking at this review now, if any (for the queue)."""
+    until = episode.claimed_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    if episode.claimed_by in (None, actor.username) or until is None or until <= now:
+        return None
+    return episode.claimed_by
+
+
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
@@ -115,10 +145,12 @@ def queue_fingerprint(session: Session, *, supervisor: bool) -> str:
     a new review, a decision and an escalation all touch `updated_at` of a reviewed episode."""
     visible = OPEN_REVIEW_STATES if supervisor else (ReviewState.pending_review,)
     count = session.scalar(select(func.count()).where(Episode.state.in_(visible)))
-    latest = session.scalar(
-        select(func.max(Episode.updated_at)).where(Episode.violation_at.is_not(None))
-    )
-    return f"{count}-{latest.isoformat() if latest else 0}"
+    latest, claimed = session.execute(
+        select(func.max(Episode.updated_at), func.max(Episode.claimed_until)).where(
+            Episode.violation_at.is_not(None)
+        )
+    ).one()
+    return f"{count}-{latest.isoformat() if latest else 0}-{claimed.isoformat() if claimed else 0}"
 
 
 @dataclass

@@ -91,6 +91,7 @@ def issue_ticket(
     episode.decided_by = actor.username
     episode.decided_at = now
     episode.ticket_number = ticket_number(episode.id, now)
+    episode.claimed_by = episode.claimed_until = None
     return episode
 
 
@@ -116,6 +117,7 @@ def dismiss(
     episode.decided_at = now
     episode.dismiss_reason = why.value
     episode.dismiss_note = note or None
+    episode.claimed_by = episode.claimed_until = None
     return episode
 
 

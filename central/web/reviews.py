@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from central.centre import Centre
 from central.episodes.reviews import (
     ReviewFilter,
+    claim,
+    claimed_by_other,
     episode_count,
     episode_list,
     filter_choices,
@@ -73,6 +75,7 @@ def _queue_context(
     overdue = [e for e in items if is_overdue(e, now)]
     return {
         "items": items,
+        "looking": {e.id: who for e in items if (who := claimed_by_other(e, user, now))},
         "overdue_ids": {e.id for e in overdue},
         "overdue_count": len(overdue),
         "any_escalated": escalated is not None,
@@ -189,7 +192,18 @@ def episode_page(
         detail.state == ReviewState.pending_review
         or (detail.state == ReviewState.escalated and supervisor)
     )
-    return page(request, "event.html", user, e=detail, next_id=next_id, can_decide=can_decide)
+    colleague = (
+        claim(session, episode_id, user, now, centre.settings.claim_s) if can_decide else None
+    )
+    return page(
+        request,
+        "event.html",
+        user,
+        e=detail,
+        next_id=next_id,
+        can_decide=can_decide,
+        colleague=colleague,
+    )
 
 
 def _after_decision(next_id: str | None) -> Response:

@@ -314,3 +314,25 @@ def test_the_dashboard_shows_one_chosen_period_for_violations_and_reports(app, c
         client.get("/dashboard", params={"since": str(today), "until": "2020-01-01"}).status_code
         == 422
     )
+
+
+def test_officers_see_which_review_a_colleague_has_open(app, centre):
+    from central.users import add_user
+
+    with centre.db.session() as session:
+        add_user(session, "oscar", PASSWORD, "officer", centre.clock.now(), "王警官")
+    olga, token = login(app, "olga")
+    oscar, _token = login(app, "oscar")
+    assert 'id="claimed"' not in olga.get("/episodes/ep-1").text  # nobody else had it open
+    queue = oscar.get("/queue").text
+    assert re.search(r'data-looking="ep-1">👁 Olga is looking', queue)
+    assert 'data-looking="ep-2"' not in queue
+    page = oscar.get("/episodes/ep-1").text
+    assert 'id="claimed"' in page and "Olga is looking at this review" in page
+    assert 'id="ticket-button"' in page  # informed, not locked out
+
+    centre.clock.advance(seconds=121)  # the claim ran out
+    assert "data-looking" not in oscar.get("/queue").text
+    olga.get("/episodes/ep-1")  # opened again: renewed
+    olga.post("/episodes/ep-1/ticket", data={"csrf_token": token})
+    assert "data-looking" not in oscar.get("/queue").text  # decided: nobody is looking
