@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from central.episodes.workflow import NotAllowed, NotFound
 from central.models import OPEN_REVIEW_STATES, Episode, Evidence, ReviewState
 from central.roles import Actor, Permission
+from central.text import N_
 from mqtt.payloads import AnnouncementRecord, EpisodeRecord
 
 
@@ -74,9 +75,9 @@ def visible_episode(session: Session, episode_id: str, actor: Actor) -> Episode:
     """The episode, if `actor` may see it; NotFound (404) or NotAllowed (403) otherwise."""
     episode = session.get(Episode, episode_id)
     if episode is None:
-        raise NotFound(f"no episode {episode_id}")
+        raise NotFound(N_("no episode %(id)s"), id=episode_id)
     if not may_see(actor, episode):
-        raise NotAllowed("this review was escalated; only a supervisor handles it now")
+        raise NotAllowed(N_("your role may not read reviews"))
     return episode
 
 
@@ -89,7 +90,7 @@ def claim(
     workflow's row lock is what stops a second decision."""
     episode = session.get(Episode, episode_id, with_for_update=True)
     if episode is None:
-        raise NotFound(f"no episode {episode_id}")
+        raise NotFound(N_("no episode %(id)s"), id=episode_id)
     until = episode.claimed_until
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)

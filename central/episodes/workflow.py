@@ -22,7 +22,7 @@ from central.audit import move
 from central.db import claim_overdue
 from central.models import Episode, ReviewState
 from central.roles import Actor, Permission, can
-from central.text import N_
+from central.text import N_, Said
 
 SYSTEM_ACTOR = "system"
 SCHEDULER_ACTOR = "scheduler"
@@ -46,9 +46,14 @@ DISMISS_REASON_LABELS: dict[DismissReason, str] = {
 
 
 class WorkflowError(Exception):
-    """A decision the workflow refuses; `status` is the HTTP status the web layer uses."""
+    """A decision the workflow refuses; `status` is the HTTP status the web layer uses,
+    `said` the message, which a page says in its reader's language (API: English)."""
 
     status = 409
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.said = Said(template, values)
+        super().__init__(str(self.said))
 
 
 class NotFound(WorkflowError):
@@ -66,14 +71,18 @@ class InvalidDecision(WorkflowError):
 def _open_for(session: Session, episode_id: str, actor: Actor) -> Episode:
     episode = session.get(Episode, episode_id, with_for_update=True)
     if episode is None:
-        raise NotFound(f"no episode {episode_id!r}")
+        raise NotFound(N_("no episode %(id)s"), id=episode_id)
     if not can(actor.role, Permission.decide):
-        raise NotAllowed(f"a {actor.role} cannot decide reviews")
+        raise NotAllowed(N_("a %(role)s cannot decide reviews"), role=actor.role)
     if episode.state == ReviewState.escalated:
         if not can(actor.role, Permission.supervise):
-            raise NotAllowed("only a supervisor clears an escalated review")
+            raise NotAllowed(N_("only a supervisor clears an escalated review"))
     elif episode.state != ReviewState.pending_review:
-        raise WorkflowError(f"episode {episode_id} is {episode.state}, not awaiting review")
+        raise WorkflowError(
+            N_("episode %(id)s is %(state)s, not awaiting review"),
+            id=episode_id,
+            state=episode.state,
+        )
     return episode
 
 
@@ -107,10 +116,12 @@ def dismiss(
         why = DismissReason(reason or "")
     except ValueError:
         allowed = ", ".join(r.value for r in DismissReason)
-        raise InvalidDecision(f"a dismissal needs a reason, one of: {allowed}") from None
+        raise InvalidDecision(
+            N_("a dismissal needs a reason, one of: %(allowed)s"), allowed=allowed
+        ) from None
     note = (note or "").strip()
     if why == DismissReason.other and not note:
-        raise InvalidDecision("reason 'other' needs a note saying why")
+        raise InvalidDecision(N_("reason 'other' needs a note saying why"))
     episode = _open_for(session, episode_id, actor)
     move(session, episode, ReviewState.dismissed, actor.username, now, why.value, note)
     episode.decided_by = actor.username
@@ -134,14 +145,20 @@ def undo_decision(
     decision and its undoing, noting the ticket number (or dismissal reason) withdrawn."""
     episode = session.get(Episode, episode_id, with_for_update=True)
     if episode is None:
-        raise NotFound(f"no episode {episode_id!r}")
+        raise NotFound(N_("no episode %(id)s"), id=episode_id)
     if episode.state not in (ReviewState.ticketed, ReviewState.dismissed):
-        raise WorkflowError(f"episode {episode_id} is {episode.state}: no decision to undo")
+        raise WorkflowError(
+            N_("episode %(id)s is %(state)s: no decision to undo"),
+            id=episode_id,
+            state=episode.state,
+        )
     if episode.decided_by != actor.username:
-        raise NotAllowed(f"only {episode.decided_by} may undo their decision")
+        raise NotAllowed(N_("only %(who)s may undo their decision"), who=episode.decided_by)
     decided_at = _aware(episode.decided_at)
     if decided_at is None or (now - decided_at).total_seconds() > window_s:
-        raise UndoTooLate(f"the decision on {episode_id} is final (undo within {window_s:g} s)")
+        raise UndoTooLate(
+            N_("the decision on %(id)s is final (undo within %(s)g s)"), id=episode_id, s=window_s
+        )
     decision = next(a for a in reversed(episode.audit) if a.to_state == episode.state)
     # the note names what was withdrawn: the ticket's number, or the dismissal's reason
     withdrawn = episode.ticket_number or episode.dismiss_reason or ""

@@ -17,6 +17,7 @@ from central.episodes.workflow import NotAllowed, NotFound
 from central.models import OPEN_REPORT_STATES, AuditEntry, ReportState, WardenReport
 from central.reports.workflow import TRANSITIONS
 from central.roles import Actor, Permission, can
+from central.text import N_
 
 
 def visible(query: Select, viewer: Actor) -> Select:
@@ -39,8 +40,8 @@ def get_visible(session: Session, report_id: int, viewer: Actor) -> WardenReport
         if not (
             can(viewer.role, Permission.handle_reports) or can(viewer.role, Permission.file_reports)
         ):
-            raise NotAllowed("your role may not read reports")
-        raise NotFound(f"no report {report_id}")
+            raise NotAllowed(N_("your role may not read reports"))
+        raise NotFound(N_("no report %(id)s"), id=report_id)
     return report
 
 

@@ -32,6 +32,7 @@ from central.models import ReportState, WardenReport
 from central.reports.categories import ReportCategories
 from central.reports.open311 import request_document
 from central.roles import Actor, Permission, can
+from central.text import N_
 
 # (from states) -> to state, for each officer action.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -68,20 +69,33 @@ def act(
 ) -> WardenReport:
     """Apply an officer action (`acknowledge`, `dispatch`, `resolve`, `reject`)."""
     if action not in TRANSITIONS:
-        raise InvalidDecision(f"unknown action {action!r}; one of {sorted(TRANSITIONS)}")
+        raise InvalidDecision(
+            N_("unknown action %(action)s; one of %(actions)s"),
+            action=action,
+            actions=", ".join(sorted(TRANSITIONS)),
+        )
     if not can(actor.role, Permission.handle_reports):
-        raise NotAllowed(f"a {actor.role} cannot {action} reports")
+        raise NotAllowed(N_("a %(role)s cannot %(action)s reports"), role=actor.role, action=action)
     report = session.get(WardenReport, report_id, with_for_update=True)
     if report is None:
-        raise NotFound(f"no report {report_id}")
+        raise NotFound(N_("no report %(id)s"), id=report_id)
     if not may_handle(actor, report):
-        raise NotAllowed(f"report {report_id} belongs to squad {report.squad}, not yours")
+        raise NotAllowed(
+            N_("report %(id)s belongs to squad %(squad)s, not yours"),
+            id=report_id,
+            squad=report.squad,
+        )
     sources, target = TRANSITIONS[action]
     if report.state not in sources:
-        raise WorkflowError(f"report {report_id} is {report.state}; cannot {action} it")
+        raise WorkflowError(
+            N_("report %(id)s is %(state)s; cannot %(action)s it"),
+            id=report_id,
+            state=report.state,
+            action=action,
+        )
     note = (note or "").strip()
     if action == "reject" and not note:
-        raise InvalidDecision("a rejection needs a note saying why")
+        raise InvalidDecision(N_("a rejection needs a note saying why"))
     if report.acknowledged_at is None:
         # Any first officer action counts as the acknowledgement: it stops the escalation.
         report.acknowledged_at = now

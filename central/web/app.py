@@ -27,6 +27,7 @@ from central.config import CentralSettings
 from central.episodes.workflow import WorkflowError
 from central.reports.alerts import MqttAlerts, NoAlerts
 from central.scheduler import DeadlineScheduler
+from central.text import Said
 from central.web import admin, open311, reports, reviews, session, stats
 from central.web.auth import LoginRequired, csrf_token
 from central.web.open311 import Open311Error, open311_errors
@@ -151,19 +152,28 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WorkflowError)
     async def workflow_error(request: Request, exc: WorkflowError) -> Response:
-        return _error(request, exc.status, str(exc))
+        return _error(request, exc.status, str(exc), said=exc.said)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         return _error(request, exc.status_code, str(exc.detail), exc.headers)
 
 
-def _error(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict | None = None,
+    said: Said | None = None,
+) -> Response:
     if _is_open311(request):
         return open311_errors(status, [message])
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     context = {**page_context(request, None), "csrf": csrf_token(request)}
     return templates.TemplateResponse(
-        request, "error.html", {**context, "status": status, "message": message}, status_code=status
+        request,
+        "error.html",
+        {**context, "status": status, "message": message, "said": said},
+        status_code=status,
     )

@@ -244,3 +244,14 @@ def test_a_refused_report_says_why_in_the_wardens_language(app) -> None:
     assert "涉及车辆数: 不是数字：很多" in errors
     assert "地点: 缺少地点（手机位置、手动输入或带 GPS 的照片）" in errors
     assert "not a number" not in errors and "missing" not in errors
+
+
+def test_a_refused_decision_is_explained_in_the_officers_language(app, centre) -> None:
+    client, token = login(app, "li")
+    client.post("/episodes/ep-1/ticket", data={"csrf_token": token})
+    centre.clock.advance(seconds=60)  # past the undo window
+    refused = client.post("/episodes/ep-1/undo", data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert "事件 ep-1 的决定已生效（需在 10 秒内撤销）" in refused.text
+    api = client.post("/api/v1/episodes/ep-1/undo", headers={"X-CSRF-Token": token})
+    assert api.json()["detail"] == "the decision on ep-1 is final (undo within 10 s)"
