@@ -61,12 +61,6 @@ def when(context: Context, value: datetime | None) -> str:
 
 
 @pass_context
-def clock(context: Context, value: datetime | None) -> str:
-    """Only the time of day, for steps within one episode."""
-    return when(context, value)[11:] if value is not None else "—"
-
-
-@pass_context
 def duration(context: Context, seconds: float) -> str:
     seconds = abs(int(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -107,7 +101,6 @@ def translate(context: Context, message: str, **values: object) -> str:
 
 templates.env.filters["when"] = when
 templates.env.filters["translate"] = translate
-templates.env.filters["clock"] = clock
 templates.env.filters["duration"] = duration
 templates.env.filters["reason_label"] = reason_label
 templates.env.filters["state_label"] = _label(labels.STATES)
