@@ -160,6 +160,26 @@ def test_warden_pages_on_a_phone(site, browser, artifacts) -> None:
     warden.close()
 
 
+def test_an_officer_tickets_and_takes_it_back_in_their_language(site, browser, artifacts) -> None:
+    language, centre, base = site
+    officer = Visit(browser, base, language, phone=False)
+    officer.login("li", "/queue")
+    officer.page.goto(f"{base}/episodes/ep-gate-1")
+    officer.page.keyboard.press("t")  # ticket, and on to the next review
+    officer.page.wait_for_url(f"{base}/episodes/ep-gate-2")
+    toast = officer.page.locator("#undo-toast")
+    issued = "罚单 RG-" if language == "zh_CN" else "Ticket RG-"
+    assert issued in toast.inner_text()
+    officer.check("officer-undo-toast", WORDS[language]["event"], artifacts, language)
+    officer.page.click("#undo-button")
+    officer.page.wait_for_url(f"{base}/episodes/ep-gate-1")
+    state = officer.page.inner_text("#state")
+    assert state == ("待审核" if language == "zh_CN" else "pending review")
+    audit = officer.page.inner_text("table.audit")
+    assert ("已撤销处理决定" if language == "zh_CN" else "decision withdrawn") in audit
+    officer.close()
+
+
 def test_the_switch_changes_the_language_on_the_spot(site, browser, artifacts) -> None:
     language, centre, base = site
     other = "en" if language == "zh_CN" else "zh_CN"
