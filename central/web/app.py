@@ -156,7 +156,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+        said = getattr(exc, "said", None)  # a Refused: the page says it in its language
+        return _error(request, exc.status_code, str(exc.detail), exc.headers, said=said)
 
 
 def _error(

@@ -14,12 +14,14 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from central.centre import Centre
 from central.models import User
 from central.roles import Actor, Permission
+from central.text import N_
+from central.web.errors import Refused
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -82,7 +84,12 @@ def require(permission: Permission):
 
     def check(user: Annotated[Actor, Depends(current_user)]) -> Actor:
         if not user.can(permission):
-            raise HTTPException(403, f"your role ({user.role}) may not {permission.value}")
+            raise Refused(
+                403,
+                N_("your role (%(role)s) may not %(permission)s"),
+                role=user.role,
+                permission=permission.value,
+            )
         return user
 
     return check
@@ -99,7 +106,7 @@ async def verify_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(expected, sent):
-        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
+        raise Refused(403, N_("missing or wrong CSRF token; reload the page and try again"))
 
 
 # Dependency aliases (FastAPI's Annotated style): one name per kind of caller.

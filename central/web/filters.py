@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, Query
 
 from central.episodes.reviews import ReviewFilter
 from central.models import ReviewState
+from central.text import N_
+from central.web.errors import Refused
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -17,7 +19,7 @@ def _day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"{name} must be a date like 2026-03-02") from None
+        raise Refused(422, N_("%(name)s must be a date like 2026-03-02"), name=name) from None
 
 
 def review_filter(
@@ -33,7 +35,7 @@ def review_filter(
     offset: Annotated[int, Query(ge=0, description="Rows to skip (the next page).")] = 0,
 ) -> ReviewFilter:
     if state and state not in {s.value for s in ReviewState}:
-        raise HTTPException(422, f"unknown state {state!r}")
+        raise Refused(422, N_("unknown state %(state)s"), state=state)
     return ReviewFilter(
         site=site or None,
         camera=camera or None,

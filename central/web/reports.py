@@ -39,6 +39,7 @@ from central.web.auth import (
     UserDep,
     Warden,
 )
+from central.web.errors import Refused
 from central.web.forms import FORM_SLACK_BYTES, form_submission
 from central.web.open311 import Caller
 from central.web.templating import page, page_language
@@ -133,7 +134,7 @@ def _inbox_context(
 
 def _may_see_escalated(user: Actor) -> None:
     if escalation_level_of(user.role) == 0:
-        raise HTTPException(403, "only a supervisor or an admin has an escalated queue")
+        raise Refused(403, N_("only a supervisor or an admin has an escalated queue"))
 
 
 @pages.get("/reports/inbox", response_class=HTMLResponse)
@@ -225,7 +226,7 @@ def report_action_form(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     if action not in TRANSITIONS:
-        raise HTTPException(404, f"no action {action!r}")
+        raise Refused(404, N_("no action %(action)s"), action=action)
     act(session, report_id, action, user, centre.clock.now(), note)
     return RedirectResponse(f"/reports/{report_id}", status_code=303)
 
@@ -237,7 +238,7 @@ def report_media(session: SessionDep, report_id: int, user: Caller, centre: Cent
     sha, kind = report.media_sha256, report.media_type
     data = centre.evidence.get(sha) if sha else None
     if data is None:
-        raise HTTPException(404, "this report has no photo")
+        raise Refused(404, N_("this report has no photo"))
     headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{sha}"'}
     return Response(data, media_type=kind or "application/octet-stream", headers=headers)
 

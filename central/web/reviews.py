@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ from central.schemas import (
     ReasonOut,
     TicketIn,
 )
+from central.text import N_
 from central.web.auth import (
     CSRF,
     Actor,
@@ -51,6 +52,7 @@ from central.web.auth import (
     SessionDep,
     Supervisor,
 )
+from central.web.errors import Refused
 from central.web.filters import FilterDep
 from central.web.templating import page
 from central.web.views import episode_detail, episode_out, is_overdue
@@ -127,7 +129,7 @@ def queue_rows(
 ) -> Response:
     """The queue's rows for the live refresh; 304 when nothing changed (ETag)."""
     if escalated and not user.can(Permission.supervise):
-        raise HTTPException(403, "only a supervisor sees the escalated queue")
+        raise Refused(403, N_("only a supervisor sees the escalated queue"))
     context = _queue_context(session, centre, user, flt, escalated_only=escalated)
     etag = f'"{context["fingerprint"]}"'
     if request.headers.get("if-none-match") == etag:
@@ -293,7 +295,7 @@ def evidence_file(
     )
     data = centre.evidence.get(row.sha256) if row else None
     if row is None or data is None:
-        raise HTTPException(404, "no such evidence (yet)")
+        raise Refused(404, N_("no such evidence (yet)"))
     # Content-addressed: the bytes under this URL never change.
     headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{row.sha256}"'}
     return Response(data, media_type=row.content_type, headers=headers)

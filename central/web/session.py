@@ -24,6 +24,7 @@ from central.web.auth import (
     UserDep,
     start_session,
 )
+from central.web.errors import Refused
 from central.web.i18n import LANGUAGES
 from central.web.templating import page
 
@@ -89,7 +90,12 @@ def choose_language(
     """The language switch on every page: remembered for the signed-in user (on any
     device), and for the visitor's session before login."""
     if language not in LANGUAGES:
-        raise HTTPException(422, f"unknown language {language!r}; one of {', '.join(LANGUAGES)}")
+        raise Refused(
+            422,
+            N_("unknown language %(language)s; one of %(languages)s"),
+            language=language,
+            languages=", ".join(LANGUAGES),
+        )
     request.session["language"] = language
     if user is not None and user.id is not None:
         account = session.get(User, user.id)

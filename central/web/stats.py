@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
@@ -16,12 +16,14 @@ from central.models import Node
 from central.reports.stats import GROUPINGS, report_stats, report_stats_csv
 from central.roles import Actor
 from central.schemas import NodeOut
+from central.text import N_
 from central.web.auth import (
     CentreDep,
     DashboardViewer,
     Exporter,
     SessionDep,
 )
+from central.web.errors import Refused
 from central.web.i18n import translations
 from central.web.templating import page, page_language
 
@@ -92,9 +94,9 @@ def nodes(
 
 def _export_range(since: date, until: date) -> None:
     if until < since:
-        raise HTTPException(422, "until is before since")
+        raise Refused(422, N_("until is before since"))
     if (until - since).days > 366:
-        raise HTTPException(422, "at most a year per export")
+        raise Refused(422, N_("at most a year per export"))
 
 
 @api.get("/export/tickets.csv", response_class=PlainTextResponse, tags=["export"])
@@ -136,9 +138,9 @@ def _period(centre, since: date | None, until: date | None) -> tuple[date, date]
     until = until or centre.clock.now().date()
     since = since or until - timedelta(days=29)
     if until < since:
-        raise HTTPException(422, "until is before since")
+        raise Refused(422, N_("until is before since"))
     if (until - since).days > 366:
-        raise HTTPException(422, "at most a year at a time")
+        raise Refused(422, N_("at most a year at a time"))
     return since, until
 
 

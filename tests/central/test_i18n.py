@@ -255,3 +255,14 @@ def test_a_refused_decision_is_explained_in_the_officers_language(app, centre) -
     assert "事件 ep-1 的决定已生效（需在 10 秒内撤销）" in refused.text
     api = client.post("/api/v1/episodes/ep-1/undo", headers={"X-CSRF-Token": token})
     assert api.json()["detail"] == "the decision on ep-1 is final (undo within 10 s)"
+
+
+def test_a_refused_request_is_explained_in_the_readers_language(app) -> None:
+    client, token = login(app, "li")
+    refused = client.post("/language", data={"csrf_token": token, "language": "fr"})
+    assert refused.status_code == 422
+    assert "未知语言 fr；可选：zh_CN, en" in refused.text
+    stale = client.post("/episodes/ep-1/ticket", data={"csrf_token": "an-old-page"})
+    assert stale.status_code == 403 and "页面已过期：请刷新页面后重试" in stale.text
+    api = client.get("/api/v1/episodes", params={"since": "yesterday"})
+    assert api.json()["detail"] == "since must be a date like 2026-03-02"  # the API: English
