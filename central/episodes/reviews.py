@@ -91,21 +91,16 @@ def claim(
     episode = session.get(Episode, episode_id, with_for_update=True)
     if episode is None:
         raise NotFound(N_("no episode %(id)s"), id=episode_id)
-    until = episode.claimed_until
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
-    if episode.claimed_by not in (None, actor.username) and until is not None and until > now:
-        return episode.claimed_by
+    if (colleague := claimed_by_other(episode, actor, now)) is not None:
+        return colleague
     episode.claimed_by = actor.username
     episode.claimed_until = now + timedelta(seconds=seconds)
     return None
 
 
 def claimed_by_other(episode: Episode, actor: Actor, now: datetime) -> str | None:
-    """The colleague looking at this review now, if any (for the queue)."""
-    until = episode.claimed_until
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
+    """The colleague looking at this review now, if any (the queue, and `claim`)."""
+    until = episode.claimed_until  # aware: models.UTCDateTime
     if episode.claimed_by in (None, actor.username) or until is None or until <= now:
         return None
     return episode.claimed_by

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central.clock import utc
 from central.episodes.reviews import day_start
 from central.models import Episode, Node, ReviewState
 from central.text import N_
@@ -145,11 +146,8 @@ def _csv(header: list[str], rows: Iterable[list[object]]) -> str:
 
 
 def _iso(value: datetime | None, zone: tzinfo = UTC) -> str:
-    """A stored time (naive UTC) in `zone`, with its offset: 2026-12-03T20:00:00+08:00."""
-    if value is None:
-        return ""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    return aware.astimezone(zone).isoformat()
+    """A stored time in `zone`, with its offset: 2026-12-03T20:00:00+08:00."""
+    return utc(value).astimezone(zone).isoformat() if value is not None else ""
 
 
 @dataclass(frozen=True)

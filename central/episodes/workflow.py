@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -154,7 +154,7 @@ def undo_decision(
         )
     if episode.decided_by != actor.username:
         raise NotAllowed(N_("only %(who)s may undo their decision"), who=episode.decided_by)
-    decided_at = _aware(episode.decided_at)
+    decided_at = episode.decided_at  # aware: models.UTCDateTime
     if decided_at is None or (now - decided_at).total_seconds() > window_s:
         raise UndoTooLate(
             N_("the decision on %(id)s is final (undo within %(s)g s)"), id=episode_id, s=window_s
@@ -166,11 +166,6 @@ def undo_decision(
     episode.decided_by = episode.decided_at = episode.ticket_number = None
     episode.dismiss_reason = episode.dismiss_note = None
     return episode
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Stored times are naive UTC (SQLite keeps no zone); the clock's are aware."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def escalate_overdue(session: Session, now: datetime) -> list[str]:

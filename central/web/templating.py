@@ -7,7 +7,7 @@ catalogues of `central.web.i18n`; times are shown in the deployment's time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from central.clock import utc
 from central.episodes.workflow import DISMISS_REASON_LABELS, DismissReason
 from central.roles import Actor, Permission
 from central.text import N_
@@ -52,12 +53,10 @@ def _translate(context: Context, message: str) -> str:
 
 @pass_context
 def when(context: Context, value: datetime | None) -> str:
-    """A stored time (naive UTC) as the wall-clock time of the deployment's zone."""
+    """A stored time as the wall-clock time of the deployment's zone."""
     if value is None:
         return "—"
-    zone = context.get("zone")
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return utc(value).astimezone(context.get("zone")).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @pass_context
