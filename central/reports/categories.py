@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from central.text import N_, Said
 from configbase import StrictModel, load_yaml
@@ -235,6 +235,7 @@ class ReportCategories(StrictModel):
         description="Roles an unacknowledged urgent report escalates to, in order.",
     )
     categories: list[ReportCategory] = Field(min_length=1, title="Categories")
+    _localized: dict[str, ReportCategories] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> ReportCategories:
@@ -247,10 +248,17 @@ class ReportCategories(StrictModel):
         return next((c for c in self.categories if c.code == code), None)
 
     def localized(self, language: str) -> ReportCategories:
-        """Every category in `language`, as far as the county translated it."""
-        return self.model_copy(
-            update={"categories": [c.localized(language) for c in self.categories]}
-        )
+        """Every category in `language`, as far as the county translated it. Made once per
+        language: every page (the live queue's refresh included) asks for it."""
+        if language not in self._localized:
+            translated = self.model_copy(
+                update={"categories": [c.localized(language) for c in self.categories]}
+            )
+            # one cache for the family: a translation asked for another language answers
+            # from the county's own words, never from a translation of them
+            translated._localized = self._localized
+            self._localized[language] = translated
+        return self._localized[language]
 
     def question(self, code: str | None, attribute: str) -> str:
         """The words of `attribute`'s question in category `code` (its code if unknown)."""
