@@ -279,6 +279,11 @@ class WardenReport(Base):
 
     __table_args__ = (Index("ix_reports_state_deadline", "state", "ack_deadline"),)
 
+    @property
+    def awaits_urgent_ack(self) -> bool:
+        """Urgent and nobody has acted on it yet: what the banners count."""
+        return self.urgent and self.state == ReportState.new
+
 
 class ApiKey(Base):
     """An Open311 client's key, acting as one user. Only the key's sha256 is stored: a leaked

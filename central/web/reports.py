@@ -120,7 +120,7 @@ def _inbox_context(
     items = inbox(session, user, escalated_only=escalated_only)
     fingerprint = inbox_fingerprint(session, user)
     now = centre.clock.now()
-    waiting_urgent = [r for r in items if r.urgent and r.state == "new"]
+    waiting_urgent = [r for r in items if r.awaits_urgent_ack]
     return {
         "items": items,
         "waiting_urgent": len(waiting_urgent),
@@ -251,7 +251,7 @@ class ActionIn(BaseModel):
 def urgent_waiting(session: SessionDep, user: ReportHandler) -> dict[str, Any]:
     """Urgent reports nobody has acknowledged yet, among those this user handles: every
     page an officer or supervisor has open polls it and raises its banner."""
-    waiting = [r.id for r in inbox(session, user) if r.urgent and r.state == "new"]
+    waiting = [r.id for r in inbox(session, user) if r.awaits_urgent_ack]
     return {"waiting": len(waiting), "ids": waiting}
 
 
