@@ -127,7 +127,6 @@ def _inbox_context(
         "late_ids": {r.id for r in items if r.ack_deadline and r.ack_deadline <= now},
         "fingerprint": fingerprint,
         "escalated_only": escalated_only,
-        "poll_ms": centre.settings.queue_poll_ms,
         "my_level": escalation_level_of(user.role),
     }
 

@@ -87,7 +87,6 @@ def _queue_context(
         "cameras": cameras,
         "escalated_only": escalated_only,
         "soon": now + timedelta(minutes=15),
-        "poll_ms": centre.settings.queue_poll_ms,
     }
 
 

@@ -150,7 +150,7 @@ def page_context(request: Request, user: Actor | None) -> dict[str, Any]:
         "now": request.app.state.centre.clock.now(),
         "person": People(request, language),
         "services": request.app.state.centre.categories.localized(language),
-        "poll_every_ms": request.app.state.centre.settings.queue_poll_ms,
+        "poll_ms": request.app.state.centre.settings.queue_poll_ms,  # live parts refresh
         "Permission": Permission,
     }
 
