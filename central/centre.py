@@ -1,5 +1,5 @@
 """The centre's running parts in one value: settings, clock, database, evidence store,
-report categories and the alert sink.
+report categories, the sites on the map and the alert sink.
 
 Passed to ingest, the scheduler, the consumer and the web app, so a test builds one with a
 fake clock and a temp folder and every part sees the same time and the same data.
@@ -14,6 +14,7 @@ from central.clock import Clock, SystemClock
 from central.config import CentralSettings
 from central.db import Database
 from central.evidence import EvidenceStore, open_evidence_store
+from central.places import SitePlace
 from central.reports.alerts import AlertSink, NoAlerts
 from central.reports.categories import ReportCategories
 
@@ -32,6 +33,7 @@ class Centre:
         self.db = database or Database(settings.resolved_database_url())
         self.evidence = evidence or open_evidence_store(settings.evidence, settings.evidence_root())
         self.categories: ReportCategories = settings.reports.load_categories()
+        self.sites: list[SitePlace] = settings.map.load_sites()
         # Urgent-report alerts for other systems; the web app swaps in MQTT when configured.
         self.alerts: AlertSink = NoAlerts()
         # Set when ingest creates a review deadline, so the scheduler re-plans its wait.

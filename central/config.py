@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from central.places import MapConfig
 from central.reports.categories import ReportsConfig
 from configbase import StrictModel, data_dir
 
@@ -160,6 +161,7 @@ class CentralSettings(BaseSettings):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    map: MapConfig = Field(default_factory=MapConfig)
     review_window_s: float = Field(
         3600,
         gt=0,

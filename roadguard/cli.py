@@ -8,6 +8,7 @@ import importlib
 import logging
 import sys
 
+from configbase.yaml_files import InvalidFile
 from roadguard import __version__
 
 # Modules exposing `register(subparsers)`; each adds its commands with a `func` default.
@@ -46,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # alembic says a dozen INFO lines on every start; central.db says
         logging.getLogger("alembic").setLevel(logging.WARNING)  # the one that matters
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except InvalidFile as exc:  # a county's YAML (categories, sites, site config): say where
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

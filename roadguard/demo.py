@@ -22,7 +22,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # username -> (role, the name the pages show)
-DEMO_USERS = {"officer": ("officer", "王警官"), "supervisor": ("supervisor", "张主管")}
+DEMO_USERS = {
+    "officer": ("officer", "王警官"),
+    "supervisor": ("supervisor", "张主管"),
+    "warden": ("warden", "李村长"),
+}
+# Where the demo's one site is on the map (a county lists its own in `map.sites_file`).
+DEMO_SITE = {"name": "城关小学门口（演示）", "lat": 30.2741, "long": 120.1551}
 DEMO_PASSWORD = "roadguard-demo"
 
 
@@ -92,7 +98,7 @@ def _demo(args: argparse.Namespace) -> int:
                 return 2
             stack.callback(broker.stop)
             broker_config = MqttConfig(port=broker.port, outbox_path=out / "outbox.db")
-        centre, consumer, url, server = _start_centre(out, broker_config, args.port)
+        centre, consumer, url, server = _start_centre(out, broker_config, args.port, site.node_id)
         stack.callback(centre.close)
         stack.callback(setattr, server, "should_exit", True)
         print(f"broker mqtt://{broker_config.host}:{broker_config.port}, centre {url}")
@@ -110,18 +116,30 @@ def _start_broker(workdir: Path) -> Any:
     return embedded_broker(workdir=workdir)
 
 
-def _start_centre(out: Path, broker: Any, web_port: int) -> tuple[Any, Any, str, Any]:
-    """The centre on SQLite in `out`, consuming from the broker, serving its pages."""
+def _start_centre(out: Path, broker: Any, web_port: int, node_id: str) -> tuple[Any, Any, str, Any]:
+    """The centre on SQLite in `out`, consuming from the broker, serving its pages, with the
+    demo node's site on the map."""
     import uvicorn
+    import yaml
 
     from central.centre import Centre
     from central.config import CentralSettings, EvidenceConfig
     from central.config import MqttConfig as CentralMqtt
+    from central.places import MapConfig, SiteList, SitePlace
     from central.users import add_user
     from central.web import create_app
     from mqtt.broker import free_port
 
+    sites = out / "sites.yaml"
+    sites.write_text(
+        yaml.safe_dump(
+            SiteList(sites=[SitePlace(node_id=node_id, **DEMO_SITE)]).model_dump(),
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     settings = CentralSettings(
+        map=MapConfig(sites_file=sites),
         database_url=f"sqlite:///{(out / 'central.db').resolve()}",
         evidence=EvidenceConfig(path=out / "central-evidence"),
         mqtt=CentralMqtt(
@@ -169,6 +187,8 @@ def _show_centre(centre: Any, consumer: Any, url: str, out: Path, serve: bool) -
     for episode_id, state in states.items():
         print(f"  {episode_id[:8]}: {state}")
     print(f"\nReview queue: {url}/queue  (log in as officer / {DEMO_PASSWORD})")
+    print(f"Map:          {url}/map")
+    print(f"Warden form:  {url}/reports/new  (log in as warden / {DEMO_PASSWORD})")
     for episode_id in violations:
         print(f"Violation:    {url}/episodes/{episode_id}")
     if serve:

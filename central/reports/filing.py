@@ -7,8 +7,8 @@ and the row to the database; if the database refuses, a photo this request added
 again: nothing is stored half-way.
 
 Location: a GPS position in the photo's EXIF wins (the photo shows where the thing is, even
-when the warden has walked on); else `lat`/`long` (the phone's geolocation); else the typed
-`address_string`. One of the three is required.
+when the warden has walked on); else `lat`/`long` (the phone's geolocation, or a place
+tapped on the map); else the typed `address_string`. One of the three is required.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Submission:
     address_string: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     media: bytes | None = None
+    picked_on_map: bool = False  # lat/long are a tap on the map, not the phone's fix
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
         else:
             lat = _coordinate(sub.lat, "lat", 90, problems)
             lon = _coordinate(sub.long, "long", 180, problems)
-            source = "device"
+            source = "map" if sub.picked_on_map else "device"
     elif address:
         source = "typed"
     elif not any(p.field == "media" for p in problems):

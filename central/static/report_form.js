@@ -2,7 +2,10 @@
 // - every keystroke is kept in localStorage, so a lost page, a crash or a reload loses nothing;
 // - the report is sent in the background: a failed send shows why and keeps the form as it is
 //   (the photo included), ready to press Send again;
-// - the phone's position fills lat/long (the server prefers a GPS position inside the photo).
+// - the phone's position fills lat/long (the server prefers a GPS position inside the photo);
+//   or the warden taps the place on the map (#pick-map);
+// - once there is a place, the open reports near it are listed, so the same fallen tree is
+//   not reported twice.
 "use strict";
 
 const DRAFT_KEY = "roadguard-report-draft";
@@ -30,6 +33,7 @@ function saveDraft(form) {
   }
   draft.lat = form.querySelector("#lat").value;
   draft.long = form.querySelector("#long").value;
+  draft.position = form.querySelector("#position").value;
   try { localStorage.setItem(DRAFT_KEY, JSON.stringify(draft)); } catch (err) { /* full */ }
 }
 
@@ -44,7 +48,11 @@ function restoreDraft(form) {
     else if (el.multiple) Array.from(el.options).forEach((o) => { o.selected = value.includes(o.value); });
     else el.value = value;
   }
-  if (draft.lat) { form.querySelector("#lat").value = draft.lat; form.querySelector("#long").value = draft.long; }
+  if (draft.lat) {
+    form.querySelector("#lat").value = draft.lat;
+    form.querySelector("#long").value = draft.long;
+    form.querySelector("#position").value = draft.position || "";
+  }
   return true;
 }
 
@@ -64,14 +72,75 @@ function locate(form, quiet) {
   if (!quiet) status.textContent = t("finding");
   navigator.geolocation.getCurrentPosition(
     (pos) => {
-      form.querySelector("#lat").value = pos.coords.latitude.toFixed(6);
-      form.querySelector("#long").value = pos.coords.longitude.toFixed(6);
+      placeAt(form, pos.coords.latitude, pos.coords.longitude, "device");
       status.textContent = t("position", { m: Math.round(pos.coords.accuracy) });
-      saveDraft(form);
     },
     () => { status.textContent = t("no_position"); },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
   );
+}
+
+// The place picker: a tap on the map sets the place; the marker shows the place however
+// it was set. Without Leaflet (an old phone) the form works as before.
+let picker = null;
+
+function startPicker(form) {
+  const element = document.getElementById("pick-map");
+  const config = typeof RoadGuardMap === "undefined" ? null : RoadGuardMap.json("map-config");
+  if (!element || !config || typeof L === "undefined") { if (element) element.hidden = true; return; }
+  const map = RoadGuardMap.create(element, config);
+  for (const site of config.sites || []) RoadGuardMap.dot([site.lat, site.long], "site", site.name).addTo(map);
+  const lat = parseFloat(form.querySelector("#lat").value);
+  const long = parseFloat(form.querySelector("#long").value);
+  const here = Number.isFinite(lat) && Number.isFinite(long) ? [lat, long] : null;
+  RoadGuardMap.fit(map, here ? [here] : (config.sites || []).map((s) => [s.lat, s.long]), config.home);
+  picker = { map, marker: null, nearby: L.layerGroup().addTo(map) };
+  map.on("click", (event) => {
+    placeAt(form, event.latlng.lat, event.latlng.lng, "map");
+    document.getElementById("geo-status").textContent = t("picked");
+  });
+  if (here) { showPlace(here); showNearby(here); }
+  element.dataset.ready = "1";
+}
+
+function showPlace(at) {
+  if (!picker) return;
+  if (picker.marker) picker.marker.setLatLng(at);
+  else picker.marker = RoadGuardMap.dot(at, "mine", null, { radius: 10 }).addTo(picker.map);
+}
+
+function placeAt(form, lat, long, how) {
+  form.querySelector("#lat").value = lat.toFixed(6);
+  form.querySelector("#long").value = long.toFixed(6);
+  form.querySelector("#position").value = how;
+  saveDraft(form);
+  showPlace([lat, long]);
+  if (picker && how === "device") picker.map.setView([lat, long], Math.max(picker.map.getZoom(), 16));
+  showNearby([lat, long]);
+}
+
+// Open reports near the place, from whoever filed them: what, its state, when, how far.
+async function showNearby(at) {
+  const box = document.getElementById("nearby");
+  if (!box) return;
+  let found = null;
+  try {
+    const response = await fetch(`/api/v1/reports/nearby?lat=${at[0]}&long=${at[1]}`, { credentials: "same-origin" });
+    if (response.ok) found = await response.json();
+  } catch (err) { found = null; }  // offline: filing goes on without the hint
+  if (picker) picker.nearby.clearLayers();
+  if (!found || !found.reports.length) { box.hidden = true; box.textContent = ""; return; }
+  const title = document.createElement("p");
+  title.textContent = t("nearby_title");
+  const list = document.createElement("ul");
+  for (const r of found.reports) {
+    const item = document.createElement("li");
+    item.textContent = t("nearby_item", { category: r.category, state: r.state, at: r.at, m: r.distance_m });
+    list.appendChild(item);
+    if (picker) RoadGuardMap.dot([r.lat, r.long], r.urgent ? "urgent" : "nearby", item.textContent).addTo(picker.nearby);
+  }
+  box.replaceChildren(title, list);
+  box.hidden = false;
 }
 
 function say(text, bad) {
@@ -125,6 +194,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // The server's re-rendered values (after a refused send) win over the stored draft.
   if (!form.dataset.rerendered) restoreDraft(form);
   showCategory(form);
+  startPicker(form);
   form.addEventListener("input", () => saveDraft(form));
   form.addEventListener("change", () => { showCategory(form); saveDraft(form); });
   document.getElementById("geo-button").addEventListener("click", () => locate(form, false));

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import xstatic.pkg.leaflet
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -28,12 +29,13 @@ from central.episodes.workflow import WorkflowError
 from central.reports.alerts import MqttAlerts, NoAlerts
 from central.scheduler import DeadlineScheduler
 from central.text import Said
-from central.web import admin, open311, reports, reviews, session, stats
+from central.web import admin, maps, open311, reports, reviews, session, stats
 from central.web.auth import LoginRequired, csrf_token
 from central.web.open311 import Open311Error, open311_errors
 from central.web.templating import page_context, templates
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+LEAFLET = Path(xstatic.pkg.leaflet.BASE_DIR)
 
 
 def create_app(
@@ -89,10 +91,13 @@ def create_app(
         same_site="lax",
         https_only=centre.settings.https_only_cookies,
     )
+    # Leaflet from its PyPI package (XStatic-Leaflet): the map needs nothing from outside.
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for resource in (session, reviews, reports, stats, admin):  # pages, then the JSON API
+    resources = (session, reviews, maps, reports, stats, admin)
+    for resource in resources:  # pages, then the JSON API
         app.include_router(resource.pages)
-    for resource in (session, reviews, reports, stats, admin):
+    for resource in resources:
         app.include_router(resource.api)
     app.include_router(open311.router)
     app.include_router(metrics.router)

@@ -29,6 +29,7 @@ async def form_submission(form: FormData, photo_limit: int) -> Submission:
         address_string=text.get("address_string"),
         attributes=attribute_answers(text_items(form)),
         media=data,
+        picked_on_map=text.get("position") == "map",
     )
 
 

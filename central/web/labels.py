@@ -65,3 +65,11 @@ FIELDS = {
     "media": N_("Photo"),
     "description": N_("What happened"),
 }
+
+# Where a report's place came from (`location_source`).
+LOCATION_SOURCES = {
+    "exif": N_("GPS in the photo"),
+    "device": N_("phone position"),
+    "map": N_("tapped on the map"),
+    "typed": N_("typed"),
+}

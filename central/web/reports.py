@@ -41,6 +41,7 @@ from central.web.auth import (
 )
 from central.web.errors import Refused
 from central.web.forms import FORM_SLACK_BYTES, form_submission
+from central.web.maps import background
 from central.web.open311 import Caller
 from central.web.templating import page, page_language
 
@@ -82,6 +83,7 @@ def _form_page(
         values=values or {},
         problems=problems or [],
         max_mb=centre.settings.reports.max_media_bytes / 1e6,
+        map_config=background(centre),
     )
     response.status_code = status
     return response

@@ -51,3 +51,13 @@ def test_user_add_hashes_the_password_and_refuses_duplicates(tmp_path, monkeypat
         )
         == 2
     )
+
+
+def test_a_broken_sites_file_stops_the_centre_with_its_name_and_line(tmp_path, monkeypatch, capsys):
+    sites = tmp_path / "sites.yaml"
+    sites.write_text("sites:\n- node_id: gate-7\n  name: 东门\n  lat: 30.1\n  long: 200\n")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.setenv("ROADGUARD_MAP__SITES_FILE", str(sites))
+    assert main(["central", "migrate"]) == 2
+    said = capsys.readouterr().err
+    assert "sites.yaml:5: sites.0.long" in said and "180" in said

@@ -11,12 +11,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from central.config import UiConfig
+from central.places import MapConfig
+from central.reports.filing import Submission, file_report
+from central.roles import Actor
 from central.testing.browser import serving
 from central.testing.centres import PASSWORD, open_centre
 from central.testing.records import ingest_violation
 from central.users import add_user
 from central.web import create_app
 
+SCHOOL = (30.101, 120.201)
+SITES = "sites:\n- {node_id: demo-node, name: 城关小学门口, lat: 30.101, long: 120.201}\n"
 PEOPLE = {  # login: (role, display name, squad)
     "li": ("officer", "李警官", "north"),
     "zhang": ("supervisor", "张主管", None),
@@ -32,6 +37,8 @@ WORDS = {
         "me": "我的上报",
         "new": "上报什么？",
         "history": "事件",
+        "map": "地图",
+        "nearby": "附近已有上报",
     },
     "en": {
         "queue": "Review queue",
@@ -41,6 +48,8 @@ WORDS = {
         "me": "My reports",
         "new": "What is it?",
         "history": "Episodes",
+        "map": "Map",
+        "nearby": "Already reported near here",
     },
 }
 
@@ -48,7 +57,10 @@ WORDS = {
 @pytest.fixture(params=["zh_CN", "en"])
 def site(request, tmp_path):
     language = request.param
-    with open_centre("sqlite", tmp_path, ui=UiConfig(default_language=language)) as centre:
+    sites = tmp_path / "sites.yaml"
+    sites.write_text(SITES, encoding="utf-8")
+    ui = UiConfig(default_language=language)
+    with open_centre("sqlite", tmp_path, ui=ui, map=MapConfig(sites_file=sites)) as centre:
         with centre.db.session() as session:
             for login, (role, name, squad) in PEOPLE.items():
                 township = "小湾村" if role == "warden" else None
@@ -58,6 +70,13 @@ def site(request, tmp_path):
                 )  # fmt: skip
         ingest_violation(centre, "ep-gate-1", plate="京A6K327")
         ingest_violation(centre, "ep-gate-2", plate=None)
+        fallen_tree = Submission(
+            service_code="road_hazard",
+            lat=str(SCHOOL[0] + 0.0009),  # 100 m north of the school gate
+            long=str(SCHOOL[1]),
+            attributes={"hazard": "fallen_tree", "road_blocked": "partly"},
+        )
+        file_report(centre, Actor("cun", "warden", squad="north", township="小湾村"), fallen_tree)
         with serving(create_app(centre, run_scheduler=False)) as url:
             yield language, centre, url
 
@@ -89,7 +108,7 @@ class Visit:
         )
         self.page = self.context.new_page()
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("pageerror", lambda e: self.errors.append(f"{e}\n{e.stack}"))
 
     def login(self, username: str, lands_on: str) -> None:
         self.page.goto(f"{self.base}/login")
@@ -189,3 +208,35 @@ def test_the_switch_changes_the_language_on_the_spot(site, browser, artifacts) -
     visit.page.wait_for_url(f"{base}/queue")
     visit.check("switched-queue", WORDS[other]["queue"], artifacts, other)
     visit.close()
+
+
+def test_the_map_and_the_place_picker_work_with_no_internet(site, browser, artifacts) -> None:
+    """No tile server and no way out: the site and the open report are drawn on the plain
+    grid; on the warden's phone a tap on the map is the place, and the open report near it
+    is shown before a second one is filed."""
+    language, centre, base = site
+    words = WORDS[language]
+    officer = Visit(browser, base, language, phone=False)
+    officer.login("li", "/queue")
+    officer.page.goto(f"{base}/map")
+    officer.page.wait_for_selector("#map[data-ready='2']")  # the school gate and the tree
+    assert officer.page.locator("#map path.leaflet-interactive").count() == 2
+    assert officer.page.locator("#map .grid-label").count() > 2  # the coordinate grid
+    shown = officer.check("officer-map", words["map"], artifacts, language)
+    assert "城关小学门口" in shown
+    officer.close()
+
+    warden = Visit(browser, base, language, phone=True)
+    warden.login("cun", "/me")
+    warden.page.goto(f"{base}/reports/new")
+    warden.page.wait_for_selector("#pick-map[data-ready]")
+    warden.page.locator("#pick-map").click()  # the middle: the school gate
+    assert warden.page.input_value("#position") == "map"
+    lat, long = float(warden.page.input_value("#lat")), float(warden.page.input_value("#long"))
+    assert abs(lat - SCHOOL[0]) < 0.002 and abs(long - SCHOOL[1]) < 0.002
+    warden.page.wait_for_selector("#nearby:not([hidden])")
+    nearby = warden.page.inner_text("#nearby")
+    assert words["nearby"] in nearby
+    assert ("道路隐患" if language == "zh_CN" else "Road hazard") in nearby
+    warden.check("warden-form-nearby", words["new"], artifacts, language)
+    warden.close()
