@@ -7,6 +7,7 @@ the clip exists, so a warning can name its clip in the episode while a worker re
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 import wave
 from dataclasses import dataclass
@@ -60,12 +61,19 @@ def read_wav(path: Path) -> Audio:
 def write_wav(path: Path, audio: Audio) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
-    with wave.open(str(partial), "wb") as writer:
+    partial.write_bytes(wav_bytes(audio))
+    partial.replace(path)
+
+
+def wav_bytes(audio: Audio) -> bytes:
+    """The clip as a 16-bit mono WAV file's bytes."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
         writer.setframerate(audio.rate)
         writer.writeframes(audio.samples.astype(np.int16).tobytes())
-    partial.replace(path)
+    return buffer.getvalue()
 
 
 def join(parts: list[Audio], gap_s: float = 0.4) -> Audio:

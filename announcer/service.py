@@ -54,6 +54,8 @@ class Announcement:
     errors: list[str] = field(default_factory=list)
     queued_wall: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
+    # What the speakers were given (the clip at its volume): the node keeps it as evidence.
+    audio: Audio | None = None
 
     def record(self) -> dict[str, Any]:
         return {
@@ -219,6 +221,7 @@ class Announcer:
             self._finish(announcement, "failed", on_done)
             return
         label = f"{announcement.step.episode_id[:8]}-w{announcement.step.warning}"
+        announcement.audio = audio
         announcement.played_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         for output in self.outputs:
             try:

@@ -43,7 +43,7 @@ class AuditOut(BaseModel):
 
 class EvidenceRef(BaseModel):
     reference: str
-    url: str | None = Field(description="Null until the picture has arrived.")
+    url: str | None = Field(description="Null until the file has arrived.")
     sha256: str | None
 
 
@@ -55,6 +55,7 @@ class EvidenceStepOut(BaseModel):
     at_time: datetime | None = Field(None, description="Wall clock (UTC)")
     pictures: list[EvidenceRef]
     announcement: AnnouncementRecord | None
+    voice: EvidenceRef | None = Field(None, description="The warning's clip as played (WAV).")
 
 
 class EpisodeOut(BaseModel):

@@ -1,8 +1,9 @@
-"""Evidence JPEGs: what an officer sees before deciding on a ticket.
+"""Evidence: what an officer sees and hears before deciding on a ticket.
 
 At each warning and at the violation: the full frame with the vehicle's box and the zone drawn
-(context: where, which sign) and a crop of the vehicle (which car). A failed write (full disk)
-is reported and does not stop the episode: the ladder and the log must go on.
+(context: where, which sign) and a crop of the vehicle (which car); for each warning that was
+played, the clip the speaker played (the driver was told, in these words). A failed write
+(full disk) is reported and does not stop the episode: the ladder and the log must go on.
 
 These files are the only copy: the outbox refers to them and reads them when it sends. So a
 picture is written to a temporary name, flushed to disk and renamed into place, before its
@@ -62,6 +63,19 @@ class EvidenceStore:
             log.error("evidence %s of episode %s not saved: %s", step, episode_id, exc)
             return []
         return names
+
+    def keep_voice(self, episode_id: str, warning: int, wav: bytes) -> str | None:
+        """Write warning `warning`'s spoken clip as `<episode>/warning<n>-voice.wav`, so the
+        officer hears what the driver heard; its reference, or None when the write failed."""
+        name = f"{episode_id}/warning{warning}-voice.wav"
+        try:
+            (self.root / episode_id).mkdir(parents=True, exist_ok=True)
+            write_durably(self.root / name, wav)
+        except OSError as exc:
+            self.failures += 1
+            log.error("voice clip of warning %d of %s not saved: %s", warning, episode_id, exc)
+            return None
+        return name
 
 
 def write_durably(path: Path, data: bytes) -> None:

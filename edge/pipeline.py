@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from announcer.clips import wav_bytes
 from announcer.messages import WarningStep
 from announcer.service import Announcement, Announcer
 from cameras.frames import Frame
@@ -236,6 +237,21 @@ class CameraPipeline:
             except queue.Empty:
                 return
             _note_announcement(episode, number, announcement)
+            if announcement.status == "played" and announcement.audio is not None:
+                self._keep_voice(episode, number, announcement)
+
+    def _keep_voice(self, episode: Episode, number: int, announcement: Announcement) -> None:
+        """The played clip becomes evidence of the warning; it travels with the episode's
+        next record (the ladder's next step, or its end)."""
+        assert announcement.audio is not None
+        reference = self.evidence.keep_voice(episode.id, number, wav_bytes(announcement.audio))
+        if reference is None:
+            return
+        episode.evidence.append(reference)
+        warning = episode.warnings[number - 1]
+        assert warning.announcement is not None
+        voiced = warning.announcement.model_copy(update={"clip_evidence": reference})
+        episode.warnings[number - 1] = warning.model_copy(update={"announcement": voiced})
 
     def record(self, event: EpisodeEvent) -> EpisodeRecord:
         occurred = datetime.fromtimestamp(self._epoch(event.timestamp), UTC)

@@ -65,6 +65,7 @@ from mqtt.payloads import (
     Health,
     Receipt,
     Status,
+    content_type_of,
     utc_now,
 )
 from mqtt.receive import Rejected, validate_message
@@ -250,6 +251,7 @@ class NodeLink:
         captured_at = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
         topic = topics.evidence_topic(self.node_id, camera_id, episode_id, name)
         digest = hashlib.sha256(data).hexdigest()
+        kind = content_type_of(name) or EVIDENCE_CONTENT_TYPE
 
         def build(seq: int) -> Message:
             meta = Evidence.build(
@@ -258,12 +260,13 @@ class NodeLink:
                 camera_id=camera_id,
                 episode_id=episode_id,
                 name=name,
+                content_type=kind,
                 size=len(data),
                 sha256=digest,
                 captured_at=captured_at,
             )
             props = {
-                "content_type": EVIDENCE_CONTENT_TYPE,
+                "content_type": kind,
                 "user": [[EVIDENCE_META_PROPERTY, meta.to_json().decode()]],
             }
             return Message("evidence", topic, b"", str(meta.id), props, payload_file=str(path))

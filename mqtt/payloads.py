@@ -23,6 +23,7 @@ import math
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
@@ -46,6 +47,8 @@ FILE_NAME_PATTERN = r"^[\w.-]{1,128}$"
 RESERVED_SEGMENTS = frozenset({"status", "health", "cmd", "ack", "receipts"})
 
 EVIDENCE_CONTENT_TYPE = "image/jpeg"
+# What evidence may be, by file suffix: pictures, and the voice warning as it was played.
+EVIDENCE_CONTENT_TYPES = {".jpg": "image/jpeg", ".wav": "audio/wav"}
 EVIDENCE_META_PROPERTY = "roadguard-meta"  # MQTT v5 user property carrying `Evidence`
 
 # What every database the centre runs on can hold: a signed 64-bit integer, a finite float,
@@ -245,6 +248,11 @@ class AnnouncementRecord(BaseModel):
     reason: str = Field("", title="Why (a refusal or a quieter volume)", max_length=500)
     played_at: UtcDatetime | None = Field(None, title="Played at (UTC)")
     errors: list[str] = Field(default_factory=list, title="Speaker errors")
+    clip_evidence: EvidenceReference | None = Field(
+        None,
+        title="Clip as played",
+        description="Evidence reference of the WAV the speaker played (when it played).",
+    )
 
 
 class WarningRecord(BaseModel):
@@ -320,16 +328,20 @@ class Episode(NodePayload, EpisodeRecord):
 
 # -- evidence ---------------------------------------------------------------------------------
 class Evidence(NodePayload):
-    """Metadata of one evidence JPEG. Travels as the MQTT v5 user property `roadguard-meta`
-    beside the JPEG bytes (the MQTT payload), so the image is not base64-inflated by a third
-    and the centre can store it as it came."""
+    """Metadata of one evidence file: a JPEG, or the WAV of a played warning. Travels as the
+    MQTT v5 user property `roadguard-meta` beside the file's bytes (the MQTT payload), so the
+    file is not base64-inflated by a third and the centre can store it as it came. (`audio/wav`
+    is an addition within major 1: a centre that predates it dead-letters the clip, and
+    nothing else.)"""
 
     SCHEMA_NAME: ClassVar[str] = "roadguard.evidence"
 
     camera_id: Segment = Field(title="Camera id")
     episode_id: str = Field(pattern=SEGMENT_PATTERN, title="Episode id")
     name: str = Field(pattern=FILE_NAME_PATTERN, title="File name", description="e.g. x.jpg")
-    content_type: Literal["image/jpeg"] = Field(EVIDENCE_CONTENT_TYPE, title="Content type")
+    content_type: Literal["image/jpeg", "audio/wav"] = Field(
+        EVIDENCE_CONTENT_TYPE, title="Content type", description="Matches the name's suffix."
+    )
     size: int = Field(ge=0, title="Bytes")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", title="SHA-256 of the bytes")
     captured_at: UtcDatetime | None = Field(None, title="Captured at")
@@ -338,6 +350,18 @@ class Evidence(NodePayload):
     def reference(self) -> str:
         """How episodes refer to it: ``<episode-id>/<name>``."""
         return f"{self.episode_id}/{self.name}"
+
+    @model_validator(mode="after")
+    def _type_matches_name(self) -> Evidence:
+        expected = content_type_of(self.name)
+        if expected != self.content_type:
+            raise ValueError(f"{self.name!r} is not {self.content_type} evidence")
+        return self
+
+
+def content_type_of(name: str) -> str | None:
+    """The evidence content type a file name stands for (None: not evidence)."""
+    return EVIDENCE_CONTENT_TYPES.get(Path(name).suffix.lower())
 
 
 # -- health -----------------------------------------------------------------------------------

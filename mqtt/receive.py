@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from mqtt.payloads import (
     BY_SCHEMA_NAME,
-    EVIDENCE_CONTENT_TYPE,
+    EVIDENCE_CONTENT_TYPES,
     EVIDENCE_META_PROPERTY,
     Command,
     CommandAck,
@@ -126,7 +126,7 @@ def validate_message(topic: str, payload: bytes, properties: Any = None) -> Rece
         if meta is None:
             raise Rejected("no-evidence-meta", f"no '{EVIDENCE_META_PROPERTY}' user property")
         kind_of_content = content_type(properties)
-        if kind_of_content not in (None, EVIDENCE_CONTENT_TYPE):
+        if kind_of_content is not None and kind_of_content not in EVIDENCE_CONTENT_TYPES.values():
             raise Rejected("bad-content-type", repr(kind_of_content))
         document: bytes | str = meta
         data = bytes(payload)

@@ -151,12 +151,14 @@ def queue_fingerprint(session: Session, *, supervisor: bool) -> str:
 
 @dataclass
 class EvidenceStep:
-    """One step of the ladder with the pictures taken at it."""
+    """One step of the ladder with the pictures taken at it (and, for a warning that was
+    played, the clip the driver heard)."""
 
     title: str
     at: float | None  # camera clock seconds
     pictures: list[tuple[str, Evidence | None]] = field(default_factory=list)  # (ref, row)
     announcement: AnnouncementRecord | None = None
+    voice: tuple[str, Evidence | None] | None = None  # the warning as the speaker played it
     kind: str = "other"  # warning, violation, other
     n: int | None = None  # the warning's number
     at_time: datetime | None = None  # wall clock (UTC) of `at`
@@ -191,12 +193,16 @@ def evidence_steps(session: Session, episode: Episode) -> list[EvidenceStep]:
     seen: set[str] = set()
     for warning in record.warnings:
         seen.update(warning.evidence)
+        voice = warning.announcement.clip_evidence if warning.announcement else None
+        if voice:
+            seen.add(voice)
         steps.append(
             EvidenceStep(
                 title=f"Warning {warning.n}",
                 at=warning.at,
                 pictures=[picture(r) for r in warning.evidence],
                 announcement=warning.announcement,
+                voice=picture(voice) if voice else None,
                 kind="warning",
                 n=warning.n,
                 at_time=wall_clock(record, warning.at),

@@ -5,7 +5,9 @@ For tests and benchmarks; the service never imports it."""
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
+import wave
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +19,7 @@ from mqtt.payloads import (
     EpisodeRecord,
     Evidence,
     WarningRecord,
+    content_type_of,
 )
 
 _seq = itertools.count(1)
@@ -57,8 +60,10 @@ def episode_payload(
     warnings: int = 0,
     seq: int | None = None,
     plate: str | None = None,
+    voices: bool = False,
 ) -> Episode:
-    """An episode transition as the edge sends it (full snapshot, envelope included)."""
+    """An episode transition as the edge sends it (full snapshot, envelope included); with
+    `voices`, each played warning names its clip as evidence, as a node with a speaker does."""
     steps = [
         WarningRecord(
             n=n,
@@ -68,6 +73,7 @@ def episode_payload(
                 clip=f"warning{n}.wav",
                 text=f"Warning {n}: no parking at the school gate.",
                 status="played",
+                clip_evidence=f"{episode_id}/warning{n}-voice.wav" if voices else None,
             ),
         )
         for n in range(1, warnings + 1)
@@ -97,6 +103,22 @@ def episode_payload(
     return Episode.from_record(record, seq=seq if seq is not None else next(_seq), sent_at=at)
 
 
+def wav(seconds: float = 0.5, hz: float = 440.0, rate: int = 8000) -> bytes:
+    """A short tone as a 16-bit mono WAV: a voice clip for the tests."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        samples = (8000 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)).astype(
+            np.int16
+        )
+        writer.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
 def evidence_meta(
     episode_id: str, name: str, data: bytes, node: str = "demo-node", camera: str = "kerb-cam"
 ) -> Evidence:
@@ -106,6 +128,7 @@ def evidence_meta(
         camera_id=camera,
         episode_id=episode_id,
         name=name,
+        content_type=content_type_of(name),
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )
@@ -117,9 +140,11 @@ def ingest_violation(
     *,
     plate: str | None = "沪A·12345",
     with_evidence: bool = True,
+    voices: bool = False,
     **kwargs: Any,
 ) -> None:
-    """The whole ladder of one episode: stopped, two warnings, violation, and its pictures."""
+    """The whole ladder of one episode: stopped, two warnings, violation, and its pictures
+    (and, with `voices`, the clips of the two warnings as played)."""
     now = centre.clock.now()
     ingest_episode(centre, episode_payload("stopped", episode_id, at=now, **kwargs))
     ingest_episode(centre, episode_payload("warned", episode_id, warnings=1, at=now, **kwargs))
@@ -132,6 +157,7 @@ def ingest_violation(
             warnings=2,
             plate=plate,
             at=now + timedelta(seconds=1),
+            voices=voices,
             **kwargs,
         ),
     )
@@ -146,3 +172,6 @@ def ingest_violation(
         for name in names:
             data = jpeg(f"{episode_id[:6]} {name[:8]}")
             ingest_evidence(centre, data, evidence_meta(episode_id, name, data))
+        for n in (1, 2) if voices else ():
+            data = wav(hz=330.0 * n)
+            ingest_evidence(centre, data, evidence_meta(episode_id, f"warning{n}-voice.wav", data))

@@ -73,3 +73,16 @@ LOCATION_SOURCES = {
     "map": N_("tapped on the map"),
     "typed": N_("typed"),
 }
+
+# What became of a spoken warning (the announcer's `status`).
+ANNOUNCEMENT_STATUSES = {
+    "queued": N_("still queued"),
+    "played": N_("played"),
+    "failed": N_("the speaker failed"),
+    "text_only": N_("quiet hours: shown as text only"),
+    "muted": N_("speaker muted from the centre"),
+    "covered": N_("the same words had just been played in this zone"),
+    "limit": N_("this vehicle had all its announcements"),
+    "stale": N_("waited too long to be played"),
+    "disabled": N_("announcements are off"),
+}

@@ -106,6 +106,7 @@ templates.env.filters["state_label"] = _label(labels.STATES)
 templates.env.filters["role_label"] = _label(labels.ROLES)
 templates.env.filters["vehicle_label"] = _label(labels.VEHICLES)
 templates.env.filters["source_label"] = _label(labels.LOCATION_SOURCES)
+templates.env.filters["announcement_label"] = _label(labels.ANNOUNCEMENT_STATUSES)
 templates.env.globals["DISMISS_REASONS"] = list(DISMISS_REASON_LABELS.items())
 templates.env.globals["LANGUAGES"] = LANGUAGES
 templates.env.globals["field_labels"] = labels.FIELDS

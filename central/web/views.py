@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from central.episodes.reviews import evidence_steps
-from central.models import Episode, ReviewState
+from central.models import Episode, Evidence, ReviewState
 from central.schemas import AuditOut, EpisodeDetail, EpisodeOut, EvidenceRef, EvidenceStepOut
 
 
@@ -32,6 +32,14 @@ def episode_out(episode: Episode, now: datetime) -> EpisodeOut:
     return out
 
 
+def evidence_ref(ref: str, row: Evidence | None) -> EvidenceRef:
+    return EvidenceRef(
+        reference=ref,
+        url=evidence_url(row.episode_id, row.name) if row else None,
+        sha256=row.sha256 if row else None,
+    )
+
+
 def episode_detail(session: Session, episode: Episode, now: datetime) -> EpisodeDetail:
     steps = [
         EvidenceStepOut(
@@ -41,14 +49,8 @@ def episode_detail(session: Session, episode: Episode, now: datetime) -> Episode
             at=step.at,
             at_time=step.at_time,
             announcement=step.announcement,
-            pictures=[
-                EvidenceRef(
-                    reference=ref,
-                    url=evidence_url(row.episode_id, row.name) if row else None,
-                    sha256=row.sha256 if row else None,
-                )
-                for ref, row in step.pictures
-            ],
+            pictures=[evidence_ref(ref, row) for ref, row in step.pictures],
+            voice=evidence_ref(*step.voice) if step.voice else None,
         )
         for step in evidence_steps(session, episode)
     ]

@@ -15,7 +15,7 @@ from central.clock import FakeClock
 from central.episodes.ingest import ingest_episode
 from central.testing.centres import DATABASES, PASSWORD, add_users, open_centre
 from central.testing.clients import login, page_csrf
-from central.testing.records import episode_payload, ingest_violation
+from central.testing.records import episode_payload, ingest_violation, wav
 from central.web import create_app
 
 
@@ -82,6 +82,25 @@ def test_officer_sees_queue_and_evidence_and_tickets_with_one_click(app, centre)
     ticketed = client.get("/api/v1/episodes/ep-1").json()
     assert ticketed["state"] == "ticketed" and ticketed["decided_by"] == "olga"
     assert ticketed["audit"][-1]["actor"] == "olga"
+
+
+def test_the_officer_can_play_each_warning_as_the_speaker_played_it(app, centre):
+    ingest_violation(centre, "ep-voice", voices=True)
+    client, _ = login(app, "olga")
+    event = client.get("/episodes/ep-voice").text
+    players = re.findall(r'<audio class="voice" controls preload="none" src="([^"]+)"', event)
+    assert players == [
+        "/evidence/ep-voice/warning1-voice.wav",
+        "/evidence/ep-voice/warning2-voice.wav",
+    ]
+    clip = client.get(players[1])
+    assert clip.headers["content-type"] == "audio/wav"
+    assert clip.content == wav(hz=660.0)
+    steps = client.get("/api/v1/episodes/ep-voice").json()["evidence"]
+    assert steps[0]["voice"]["url"] == players[0]
+    assert all(p["reference"].endswith(".jpg") for s in steps for p in s["pictures"])
+    silent = client.get("/episodes/ep-1").text  # a node without a speaker: no player
+    assert "<audio" not in silent
 
 
 def test_a_post_without_the_csrf_token_changes_nothing(app):

@@ -24,7 +24,7 @@ WIRE = {
         "9b7ea3eb-3a22-4f1b-859c-57387b14f814/warning1-crop.jpg"],
         "announcement": {"clip": "3f2a.wav", "text": "Please move on", "status": "played",
                          "volume": 1.0, "reason": "", "played_at": "2026-12-03T08:00:01.500000Z",
-                         "errors": []}}],
+                         "errors": [], "clip_evidence": None}}],
     "violation_at": None, "ended_at": None, "outcome": None, "track_ids": [2],
     "suspended_s": 0.0, "cooldown_of": None, "plate": None,
     "evidence": ["9b7ea3eb-3a22-4f1b-859c-57387b14f814/warning1-frame.jpg",

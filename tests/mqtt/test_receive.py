@@ -85,6 +85,24 @@ def test_evidence_travels_as_bytes_with_its_metadata_beside_it() -> None:
                                  "wrong-evidence": 1}  # fmt: skip
 
 
+def test_a_played_warning_travels_as_audio_evidence_and_its_type_must_match_its_name() -> None:
+    clip = b"RIFF" + bytes(200)
+    meta = Evidence.build(
+        seq=9, node_id=NODE, camera_id="cam-1", episode_id="ep-1", name="warning1-voice.wav",
+        content_type="audio/wav", size=len(clip), sha256=hashlib.sha256(clip).hexdigest(),
+    )  # fmt: skip
+    topic = topics.evidence_topic(NODE, "cam-1", "ep-1", "warning1-voice.wav")
+    props = _Props([("roadguard-meta", meta.to_json().decode())], "audio/wav")
+    received = validate_message(topic, clip, props)
+    assert received.payload.content_type == "audio/wav" and received.data == clip
+    receiver = Receiver()
+    wrong = json.loads(meta.to_json())
+    wrong["content_type"] = "image/jpeg"  # a WAV that says it is a picture
+    assert receiver.accept(topic, clip, _Props([("roadguard-meta", json.dumps(wrong))])) is None
+    assert receiver.accept(topic, clip, _Props(props.UserProperty, "text/html")) is None
+    assert receiver.rejected == {"invalid": 1, "bad-content-type": 1}
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: (

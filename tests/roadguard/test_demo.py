@@ -4,6 +4,7 @@ detector, tracker, episodes, evidence, JSON-lines log) on the embedded demo conf
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import defaultdict
 
 import pytest
@@ -26,10 +27,16 @@ def test_demo_logs_one_violation_and_one_dissuaded_driver(tmp_path, capsys):
         ["stopped", "warned", "warned", "violation"],
     ]
     violation = next(steps[-1] for steps in chains.values() if steps[-1]["event"] == "violation")
-    # Evidence at each warning and at the violation: full frame and crop, all on disk.
-    assert len(violation["evidence"]) == 6
+    # Evidence at each warning and at the violation: full frame and crop, all on disk; and
+    # each warning's clip as the speaker played it.
+    pictures = [r for r in violation["evidence"] if r.endswith(".jpg")]
+    voices = sorted(r for r in violation["evidence"] if r.endswith(".wav"))
+    assert len(pictures) == 6 and len(violation["evidence"]) == 8
     for relative in violation["evidence"]:
         assert (tmp_path / "evidence" / relative).stat().st_size > 1000
+    episode = violation["episode_id"]
+    assert voices == [f"{episode}/warning1-voice.wav", f"{episode}/warning2-voice.wav"]
+    assert [w["announcement"]["clip_evidence"] for w in violation["warnings"]] == voices
     assert "Violations: 1  Dissuaded: 1" in capsys.readouterr().out
 
     # Each warning of the ladder was spoken, in order, and warning 2 named the plate the
@@ -42,6 +49,21 @@ def test_demo_logs_one_violation_and_one_dissuaded_driver(tmp_path, capsys):
     for wav in wavs:
         audio = read_wav(wav)
         assert audio.rate == 22050 and 3 < audio.seconds < 30 and audio.rms() > 500
+    for n, voice in enumerate(voices, 1):  # the evidence is what the speaker was given
+        played_clip = (
+            tmp_path
+            / "announcements"
+            / next(w.name for w in wavs if w.name.endswith(f"{parked}-w{n}.wav"))
+        )
+        assert (tmp_path / "evidence" / voice).read_bytes() == played_clip.read_bytes()
+    # ... and the centre holds both clips, as audio, beside the pictures.
+    centre = sqlite3.connect(tmp_path / "central.db")
+    kinds = dict(
+        centre.execute("select name, content_type from evidence where episode_id = ?", (episode,))
+    )
+    centre.close()
+    assert kinds["warning1-voice.wav"] == kinds["warning2-voice.wav"] == "audio/wav"
+    assert sum(kind == "image/jpeg" for kind in kinds.values()) == 6
     played = [w["announcement"] for w in violation["warnings"]]
     assert [a["status"] for a in played] == ["played", "played"]
     assert "京A6K327" in played[1]["text"] and "京A6K327" not in played[0]["text"]
