@@ -3,8 +3,10 @@ bridge): one MQTT message per change on `roadguard/v1/central/alerts/<squad>`.
 
 Each message is self-contained (the report's full current state, not a diff) and carries a
 per-publisher sequence number so a receiver can notice a gap (style.md, "Messages with a
-lifecycle"). Alerts are sent after the change is committed: a rolled-back report never
-alerts anyone. The officers' own pages do not depend on this; they read the database.
+lifecycle"), and `text`: one line a screen or a pager shows as it is, in every language the
+centre speaks (`{"zh_CN": "紧急巡查上报 12：疑似酒驾，……", "en": "..."}`). Alerts are sent
+after the change is committed: a rolled-back report never alerts anyone. The officers' own
+pages do not depend on this; they read the database.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
+from central.i18n import LANGUAGES, translations
+from central.labels import ROLES
+from central.reports.categories import ReportCategories
+from central.text import N_
 from mqtt.payloads import SEGMENT_PATTERN
 from mqtt.topics import ROOT
 
@@ -35,8 +41,52 @@ def alert_topic(squad: str | None) -> str:
     return f"{ROOT}/central/alerts/{squad or NO_SQUAD}"
 
 
+ALERT_TEXTS = {
+    "new": N_("Urgent field report %(id)s: %(category)s%(place)s. Acknowledge it now."),
+    "escalated": N_(
+        "Urgent field report %(id)s was not acknowledged in time and goes to the %(role)s: "
+        "%(category)s%(place)s."
+    ),
+}
+
+
+def alert_texts(
+    event: str, report: dict[str, Any], categories: ReportCategories | None = None
+) -> dict[str, str]:
+    """The alert as one line in each language: the category in the county's words for that
+    language, the place as the warden gave it."""
+    texts = {}
+    for language in LANGUAGES:
+        gettext = translations(language).gettext
+        code = report.get("service_code") or ""
+        localized = categories.localized(language) if categories else None
+        category = localized.name_of(code, report.get("service_name") or code) if localized else (
+            report.get("service_name") or code
+        )  # fmt: skip
+        if report.get("address"):
+            place = report["address"]
+        elif report.get("lat") is not None and report.get("long") is not None:
+            place = f"{report['lat']:.5f}, {report['long']:.5f}"
+        else:
+            place = ""
+        escalated_to = (report.get("extended_attributes") or {}).get("escalated_to") or ""
+        values = {
+            "id": report.get("service_request_id", ""),
+            "category": category,
+            "place": gettext(N_(", at %(place)s")) % {"place": place} if place else "",
+            "role": gettext(ROLES[escalated_to]) if escalated_to in ROLES else escalated_to,
+        }
+        texts[language] = gettext(ALERT_TEXTS.get(event, ALERT_TEXTS["new"])) % values
+    return texts
+
+
 def alert_message(
-    event: str, report: dict[str, Any], seq: int, publisher: str, at: datetime
+    event: str,
+    report: dict[str, Any],
+    seq: int,
+    publisher: str,
+    at: datetime,
+    categories: ReportCategories | None = None,
 ) -> dict[str, Any]:
     return {
         "schema": ALERT_SCHEMA,
@@ -45,6 +95,7 @@ def alert_message(
         "seq": seq,
         "event": event,  # new | escalated
         "sent_at": at.isoformat(),
+        "text": alert_texts(event, report, categories),
         "report": report,
     }
 
@@ -91,11 +142,13 @@ class MqttAlerts:
         tls: bool = False,
         tls_ca_file: str | None = None,
         client: Any = None,
+        categories: ReportCategories | None = None,
     ) -> None:
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.host, self.port, self.keepalive_s = host, port, keepalive_s
+        self.categories = categories
         self.publisher = f"central-{socket.gethostname()}-{os.getpid()}"
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
@@ -134,7 +187,8 @@ class MqttAlerts:
     def publish(self, event: str, squad: str | None, report: dict[str, Any], at: datetime) -> None:
         topic = alert_topic(squad)
         with self._lock:  # seq order == publish order
-            message = alert_message(event, report, next(self._seq), self.publisher, at)
+            seq = next(self._seq)
+            message = alert_message(event, report, seq, self.publisher, at, self.categories)
             try:
                 self.client.publish(topic, json.dumps(message), qos=1)
             except Exception:  # pragma: no cover - paho raises only on programming errors

@@ -120,6 +120,7 @@ def start_alerts(centre: Centre, client: Any = None) -> MqttAlerts | None:
         tls=mqtt.tls,
         tls_ca_file=str(mqtt.tls_ca_file) if mqtt.tls_ca_file else None,
         client=client,
+        categories=centre.categories,
     ).start()
     centre.alerts = alerts
     return alerts

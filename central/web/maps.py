@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from central.centre import Centre
 from central.clock import utc
+from central.labels import STATES
 from central.models import OPEN_REPORT_STATES, OPEN_REVIEW_STATES, Episode, WardenReport
 from central.places import box_around, distance_m
 from central.reports.queries import visible
@@ -26,7 +27,6 @@ from central.text import N_
 from central.web.auth import CentreDep, Reviewer, SessionDep, UserDep
 from central.web.errors import Refused
 from central.web.i18n import translations
-from central.web.labels import STATES
 from central.web.templating import page, page_language
 
 pages = APIRouter(include_in_schema=False)

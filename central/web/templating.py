@@ -17,12 +17,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from central import labels
 from central.clock import utc
 from central.episodes.workflow import DISMISS_REASON_LABELS, DismissReason
 from central.roles import Actor, Permission
 from central.text import N_
 from central.users import display_names
-from central.web import labels
 from central.web.auth import csrf_token
 from central.web.i18n import (
     HTML_LANG,

@@ -61,6 +61,12 @@ def test_urgent_report_alerts_go_out_through_mosquitto(broker, tmp_path):
                 assert alert["event"] == "new" and alert["seq"] == 1
                 assert alert["report"]["service_request_id"] == rid
                 assert alert["report"]["service_code"] == "drunk_driving"
+                assert alert["text"] == {  # a control-room screen shows it as it is
+                    "zh_CN": f"紧急巡查上报 {rid}：疑似酒驾，地点：31.09000, 121.24000。"
+                    "请立即确认。",
+                    "en": f"Urgent field report {rid}: Suspected drunk driving, at 31.09000, "
+                    "121.24000. Acknowledge it now.",
+                }
 
                 centre.clock.advance(seconds=181)
                 DeadlineScheduler(centre).tick()
@@ -68,6 +74,9 @@ def test_urgent_report_alerts_go_out_through_mosquitto(broker, tmp_path):
                 assert topic == "roadguard/v1/central/alerts/north"
                 assert (alert["event"], alert["seq"]) == ("escalated", 2)
                 assert alert["report"]["extended_attributes"]["escalated_to"] == "supervisor"
+                assert alert["text"]["zh_CN"].startswith(
+                    f"紧急巡查上报 {rid} 未按时确认，已升级至主管："
+                )
         finally:
             listener.disconnect()
             listener.loop_stop()
