@@ -86,3 +86,29 @@ ANNOUNCEMENT_STATUSES = {
     "stale": N_("waited too long to be played"),
     "disabled": N_("announcements are off"),
 }
+
+# What a role may do (`central.roles.Permission`), as a refusal names it.
+PERMISSIONS = {
+    "view_reviews": N_("see the reviews"),
+    "decide": N_("decide reviews"),
+    "supervise": N_("supervise escalations"),
+    "view_dashboard": N_("see the dashboard"),
+    "export": N_("export records"),
+    "manage_users": N_("manage accounts"),
+    "file_reports": N_("file field reports"),
+    "handle_reports": N_("handle field reports"),
+}
+# What may be done to a field report, as a refusal names it.
+REPORT_ACTIONS = {
+    "acknowledge": N_("acknowledge"),
+    "dispatch": N_("dispatch"),
+    "resolve": N_("resolve"),
+    "reject": N_("reject"),
+}
+# A refusal's values that are codes, by placeholder name: said in the reader's words.
+VALUE_WORDS = {
+    "role": ROLES,
+    "state": STATES,
+    "permission": PERMISSIONS,
+    "action": REPORT_ACTIONS,
+}

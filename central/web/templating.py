@@ -93,9 +93,18 @@ def reason_label(context: Context, code: str | None) -> str:
 @pass_context
 def translate(context: Context, message: str, **values: object) -> str:
     """A message known only at run time (marked with N_ where it was written), translated
-    and filled in: `{{ problem.template | translate(**problem.values) }}`."""
+    and filled in: `{{ problem.template | translate(**problem.values) }}`. Values that are
+    codes (a role, a state, a permission, an action) are said in words too."""
     text = _translate(context, message)
-    return text % values if values else text
+    if not values:
+        return text
+    words = {
+        name: _translate(context, labels.VALUE_WORDS[name][value])
+        if name in labels.VALUE_WORDS and value in labels.VALUE_WORDS[name]
+        else value
+        for name, value in values.items()
+    }
+    return text % words
 
 
 templates.env.filters["when"] = when

@@ -266,3 +266,17 @@ def test_a_refused_request_is_explained_in_the_readers_language(app) -> None:
     assert stale.status_code == 403 and "页面已过期：请刷新页面后重试" in stale.text
     api = client.get("/api/v1/episodes", params={"since": "yesterday"})
     assert api.json()["detail"] == "since must be a date like 2026-03-02"  # the API: English
+
+
+def test_a_refusal_names_roles_states_and_rights_in_words_not_codes(app, centre) -> None:
+    officer, token = login(app, "li")
+    refused = officer.get("/admin/dead-letters")
+    assert refused.status_code == 403
+    assert "您的角色（民警）无权管理账号" in refused.text
+    assert "officer" not in refused.text and "manage_users" not in refused.text
+    officer.post("/episodes/ep-1/ticket", data={"csrf_token": token})
+    centre.clock.advance(seconds=60)
+    again = officer.post(
+        "/episodes/ep-1/dismiss", data={"csrf_token": token, "reason": "loading_permit"}
+    )
+    assert "事件 ep-1 当前为“已开罚单”，不在待审核中" in again.text
