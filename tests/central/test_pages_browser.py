@@ -240,3 +240,54 @@ def test_the_map_and_the_place_picker_work_with_no_internet(site, browser, artif
     assert ("道路隐患" if language == "zh_CN" else "Road hazard") in nearby
     warden.check("warden-form-nearby", words["new"], artifacts, language)
     warden.close()
+
+
+def test_a_warden_files_and_sees_the_squads_answer_and_an_officer_dismisses(
+    site, browser, artifacts
+) -> None:
+    """The whole round in one language: the warden files from the phone (category, answers,
+    a tap on the map, words) and lands on their list; the officer acknowledges and
+    dispatches it with a note; the warden sees who did what; the officer dismisses a
+    violation with a reason key."""
+    language, centre, base = site
+    zh = language == "zh_CN"
+    warden = Visit(browser, base, language, phone=True)
+    warden.login("cun", "/me")
+    warden.page.goto(f"{base}/reports/new")
+    warden.page.check("#cat-road_hazard")
+    warden.page.select_option("#attr-road_hazard-hazard", "debris")
+    warden.page.select_option("#attr-road_hazard-road_blocked", "partly")
+    warden.page.wait_for_selector("#pick-map[data-ready]")
+    warden.page.locator("#pick-map").click()
+    warden.page.fill("#description", "石头挡住半边路" if zh else "Rocks block half the road")
+    warden.page.click("#send")
+    warden.page.wait_for_url(f"{base}/me?filed=*")
+    report_id = warden.page.url.rsplit("=", 1)[1]
+    mine = warden.check("warden-sent", "已发送" if zh else "sent", artifacts, language)
+    assert ("道路隐患" if zh else "Road hazard") in mine
+
+    officer = Visit(browser, base, language, phone=False)
+    officer.login("li", "/queue")
+    officer.page.goto(f"{base}/reports/{report_id}")
+    assert ("地图选点" if zh else "tapped on the map") in officer.page.inner_text("#where")
+    officer.page.click("#acknowledge-button")
+    officer.page.wait_for_selector("#dispatch-note")
+    officer.page.fill("#dispatch-note", "十分钟到" if zh else "there in ten minutes")
+    officer.page.click("#dispatch-button")
+    officer.page.wait_for_url(f"{base}/reports/{report_id}")
+    dispatched = "已派警" if zh else "dispatched"
+    officer.check("officer-report-dispatched", dispatched, artifacts, language)
+    officer.page.goto(f"{base}/episodes/ep-gate-2")
+    officer.page.keyboard.press("1")  # the first reason
+    officer.page.wait_for_load_state("networkidle")
+    officer.page.goto(f"{base}/episodes/ep-gate-2")
+    assert officer.page.inner_text("#state") == ("不予处罚" if zh else "dismissed")
+    officer.check("officer-dismissed", "不予处罚" if zh else "Dismissed", artifacts, language)
+    officer.close()
+
+    warden.page.goto(f"{base}/me")
+    update = warden.page.inner_text(f"[data-update='{report_id}']")
+    assert ("已派警" if zh else "dispatched") in update and "李警官" in update
+    assert ("十分钟到" if zh else "there in ten minutes") in update
+    warden.check("warden-answered", "李警官", artifacts, language)
+    warden.close()
