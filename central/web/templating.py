@@ -107,6 +107,13 @@ def translate(context: Context, message: str, **values: object) -> str:
     return text % words
 
 
+@pass_context
+def site_name(context: Context, node_id: str | None) -> str:
+    """A site as people call it (from the sites file), its node id when it is not listed."""
+    return context.get("site_names", {}).get(node_id, node_id or "")
+
+
+templates.env.filters["site_name"] = site_name
 templates.env.filters["when"] = when
 templates.env.filters["translate"] = translate
 templates.env.filters["duration"] = duration
@@ -162,6 +169,7 @@ def page_context(request: Request, user: Actor | None) -> dict[str, Any]:
         "person": People(request, language),
         "services": request.app.state.centre.categories.localized(language),
         "poll_ms": request.app.state.centre.settings.queue_poll_ms,  # live parts refresh
+        "site_names": {site.node_id: site.name for site in request.app.state.centre.sites},
         "Permission": Permission,
     }
 

@@ -94,6 +94,10 @@ def test_the_officers_map_has_the_sites_with_their_open_violations_and_the_open_
     assert "/static/vendor/leaflet/leaflet.js" in data
     assert "plain grid of latitude and longitude" in data  # no tile server configured
 
+    queue = olga.get("/queue").text  # the site filter and the rows say where, in words
+    assert '<option value="demo-node" >城关小学门口</option>' in queue
+    assert "<td>城关小学门口 / kerb-cam</td>" in queue
+
     sam, _ = login(app, "sam")  # the supervisor sees every squad's
     assert f'href="/reports/{south}"' in sam.get("/map").text
 
