@@ -1,4 +1,5 @@
-"""`roadguard central serve | migrate | user add`.
+"""`roadguard central serve | migrate | user add | user deactivate | user activate |
+user password | user revoke-keys | user token`.
 
 Settings come from the environment (`central.config`: `DATABASE_URL`, `ROADGUARD_SECRET_KEY`,
 `MQTT_HOST`, ..., or any setting as `ROADGUARD_<PATH>`) and the options here; an option
@@ -55,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--review-window", type=float, default=None, help="seconds to decide a violation"
     )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="a demo on this machine: no ROADGUARD_SECRET_KEY needed and the demo accounts "
+        "allowed, on 127.0.0.1 only (also ROADGUARD_DEMO=1)",
+    )
     serve.set_defaults(func=_serve)
 
     migrate = central_sub.add_parser("migrate", help="bring the database schema to head")
@@ -83,6 +90,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     token.add_argument("username")
     token.add_argument("--label", default="", help="what the key is for")
     token.set_defaults(func=_user_token)
+    for verb, active, about in (
+        ("deactivate", False, "cut an account off: its sessions end and its API keys stop"),
+        ("activate", True, "let a deactivated account in again"),
+    ):
+        switch = user_sub.add_parser(verb, help=about)
+        switch.add_argument("username")
+        switch.set_defaults(func=_user_switch, active=active)
+    password = user_sub.add_parser(
+        "password", help="set a new password (every session of the account ends)"
+    )
+    password.add_argument("username")
+    password.add_argument(
+        "--password-env", metavar="VAR", default=None, help="read it from this variable"
+    )
+    password.set_defaults(func=_user_password)
+    revoke = user_sub.add_parser("revoke-keys", help="revoke the account's API keys")
+    revoke.add_argument("username")
+    revoke.add_argument("--label", default=None, help="only the keys with this label")
+    revoke.set_defaults(func=_user_revoke)
 
     categories = central_sub.add_parser(
         "categories", help="print the report categories in use (YAML; a county's starting point)"
@@ -145,15 +171,47 @@ def _mqtt_options(args: argparse.Namespace) -> dict[str, object]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from central.centre import Centre
     from central.web import create_app
 
     settings = _settings(args)
-    if not os.environ.get("ROADGUARD_SECRET_KEY"):
-        print("note: ROADGUARD_SECRET_KEY not set; logins end when the service restarts")
-    app = create_app(settings=settings, run_consumer=bool(args.mqtt))
+    demo = settings.demo or args.demo
+    refusal = _refuse_to_serve(settings.secret_key, demo, args.host)
+    if refusal:
+        raise SystemExit(refusal)
+    centre = Centre.open(settings)
+    if not demo:
+        from central.users import demo_password_accounts
+
+        with centre.db.session() as session:
+            weak = demo_password_accounts(session)
+        if weak:
+            centre.close()
+            raise SystemExit(
+                f"error: account(s) {', '.join(weak)} still have the demo password: set new "
+                "ones (roadguard central user password NAME) or deactivate them; --demo "
+                "serves a demo on 127.0.0.1"
+            )
+    app = create_app(centre, run_consumer=bool(args.mqtt))
     print(f"RoadGuard central on http://{args.host}:{args.port}/ (API docs at /docs)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
+
+
+def _refuse_to_serve(secret: str | None, demo: bool, host: str) -> str | None:
+    """Why `central serve` must not start, if it must not: no secret outside a demo (logins
+    would end at each restart and differ between workers), a demo beyond this machine."""
+    if demo:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            return f"error: a demo is served on 127.0.0.1 only, not {host}"
+        return None
+    if not secret:
+        return (
+            "error: ROADGUARD_SECRET_KEY is not set. Set it to a long random string, the same "
+            "on every worker (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            "), or pass --demo for a demo on this machine"
+        )
+    return None
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -218,6 +276,69 @@ def _user_token(args: argparse.Namespace) -> int:
     print(key)
     print("(shown once; send it as api_key=... or Authorization: Bearer ...)")
     return 0
+
+
+# Who the audit names for what is done from the command line: the machine's user.
+def _cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"[:64]
+
+
+def _account_change(args: argparse.Namespace, change) -> int:
+    """Run `change(session, now)` on the centre's database; a UserError is one line."""
+    from central.centre import Centre
+    from central.users import UserError
+
+    centre = Centre.open(_settings(args))
+    try:
+        with centre.db.session() as session:
+            said = change(session, centre.clock.now())
+    except UserError as exc:
+        print(f"error: {exc}")
+        return 2
+    finally:
+        centre.close()
+    print(said)
+    return 0
+
+
+def _user_switch(args: argparse.Namespace) -> int:
+    from central.accounts import set_active
+
+    def change(session, now) -> str:
+        set_active(session, args.username, args.active, _cli_actor(), now)
+        return f"{args.username} {'activated' if args.active else 'deactivated'}"
+
+    return _account_change(args, change)
+
+
+def _user_password(args: argparse.Namespace) -> int:
+    from central.accounts import set_password
+
+    if args.password_env:
+        new = os.environ.get(args.password_env, "")
+    else:
+        new = getpass.getpass(f"new password for {args.username}: ")
+        if new != getpass.getpass("again: "):
+            print("the passwords differ")
+            return 2
+
+    def change(session, now) -> str:
+        ended = set_password(session, args.username, new, _cli_actor(), now)
+        return f"password of {args.username} set; {ended} session(s) ended"
+
+    return _account_change(args, change)
+
+
+def _user_revoke(args: argparse.Namespace) -> int:
+    from central.accounts import revoke_keys
+
+    def change(session, now) -> str:
+        labels = revoke_keys(session, args.username, _cli_actor(), now, args.label)
+        return f"revoked {len(labels)} key(s) of {args.username}" + (
+            f": {', '.join(labels)}" if labels else ""
+        )
+
+    return _account_change(args, change)
 
 
 def _categories(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ chosen here, by configuration, never by a code fork (design.md, "Defaults and sc
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -188,11 +187,18 @@ class CentralSettings(BaseSettings):
         title="Scheduler poll",
         description="Longest wait between deadline checks (also woken by new deadlines).",
     )
-    secret_key: str = Field(
-        default_factory=lambda: secrets.token_urlsafe(32),
+    secret_key: str | None = Field(
+        None,
         min_length=16,
         title="Session secret",
-        description="Signs session cookies; set it so sessions survive a restart.",
+        description="Signs session cookies; the same on every worker. Required by "
+        "`central serve` unless it runs a demo (then a random one per start).",
+    )
+    demo: bool = Field(
+        False,
+        title="Demo",
+        description="A demo on this machine: no secret needed, the demo accounts allowed, "
+        "served on 127.0.0.1 only.",
     )
     https_only_cookies: bool = Field(
         False, title="Secure cookies", description="Mark the session cookie Secure (behind TLS)."

@@ -53,6 +53,10 @@ REASONS = {
     "dispatch": N_("dispatched"),
     "resolve": N_("resolved"),
     "reject": N_("rejected"),
+    "deactivated": N_("account deactivated"),
+    "activated": N_("account activated"),
+    "password_set": N_("new password set"),
+    "keys_revoked": N_("API keys revoked"),
 }
 # Who acted, when it was not a person.
 SYSTEM_ACTORS = {"scheduler": N_("deadline scheduler"), "system": N_("system")}

@@ -91,6 +91,35 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
+class LoginSession(Base):
+    """A signed-in browser, kept at the centre so that logging out, deactivating an account
+    or changing its password ends it at once, on every worker. The cookie holds a random
+    token; only its sha256 is stored, so the table's contents cannot be replayed."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Wrong passwords counted per account, per address and per (account, address), shared
+    by every worker (`central.throttle`)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 class Node(Base):
     """An edge node as last heard of through its retained birth/death status."""
 
@@ -212,7 +241,9 @@ class AuditEntry(Base):
     report_id: Mapped[int | None] = mapped_column(
         ForeignKey("reports.id", name="fk_audit_report_id"), nullable=True, index=True
     )
-    subject: Mapped[str] = mapped_column(String(32), default="episode")
+    subject: Mapped[str] = mapped_column(String(32), default="episode")  # episode|report|account
+    # The account an admin acted on (subject "account"): deactivated, new password, keys.
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_state: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))

@@ -21,6 +21,14 @@ _hasher = PasswordHash.recommended()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_PASSWORD_LENGTH = 8
+# `roadguard demo`'s accounts and their shared, printed password: fine on a laptop for an
+# hour, never on a served centre (`roadguard central serve` refuses them unless --demo).
+DEMO_PASSWORD = "roadguard-demo"
+DEMO_ACCOUNTS = {
+    "officer": ("officer", "王警官"),
+    "supervisor": ("supervisor", "张主管"),
+    "warden": ("warden", "李村长"),
+}
 
 
 class UserError(ValueError):
@@ -86,6 +94,16 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if new_hash is not None:
         user.password_hash = new_hash
     return user
+
+
+def demo_password_accounts(session: Session) -> list[str]:
+    """The demo's accounts that still open with the demo password (a password check costs
+    ~0.1-0.4 s, so only the demo's account names are tried)."""
+    found = []
+    for user in session.scalars(select(User).where(User.username.in_(DEMO_ACCOUNTS))):
+        if user.active and _hasher.verify(DEMO_PASSWORD, user.password_hash):
+            found.append(user.username)
+    return found
 
 
 def display_names(session: Session) -> dict[str, str]:

@@ -22,14 +22,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # username -> (role, the name the pages show)
-DEMO_USERS = {
-    "officer": ("officer", "王警官"),
-    "supervisor": ("supervisor", "张主管"),
-    "warden": ("warden", "李村长"),
-}
 # Where the demo's one site is on the map (a county lists its own in `map.sites_file`).
 DEMO_SITE = {"name": "城关小学门口（演示）", "lat": 30.2741, "long": 120.1551}
-DEMO_PASSWORD = "roadguard-demo"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -126,7 +120,7 @@ def _start_centre(out: Path, broker: Any, web_port: int, node_id: str) -> tuple[
     from central.config import CentralSettings, EvidenceConfig
     from central.config import MqttConfig as CentralMqtt
     from central.places import MapConfig, SiteList, SitePlace
-    from central.users import add_user
+    from central.users import DEMO_ACCOUNTS, DEMO_PASSWORD, add_user
     from central.web import create_app
     from mqtt.broker import free_port
 
@@ -152,7 +146,7 @@ def _start_centre(out: Path, broker: Any, web_port: int, node_id: str) -> tuple[
     )
     centre = Centre.open(settings)
     with centre.db.session() as session:
-        for username, (role, name) in DEMO_USERS.items():
+        for username, (role, name) in DEMO_ACCOUNTS.items():
             add_user(session, username, DEMO_PASSWORD, role, centre.clock.now(), name)
     app = create_app(centre, run_consumer=True)
     port = web_port if _port_free(web_port) else free_port()
@@ -172,6 +166,7 @@ def _start_centre(out: Path, broker: Any, web_port: int, node_id: str) -> tuple[
 
 def _show_centre(centre: Any, consumer: Any, url: str, out: Path, serve: bool) -> int:
     from central.models import Episode
+    from central.users import DEMO_PASSWORD
     from edge.sinks import read_episode_log
 
     records = read_episode_log(out / "episodes.jsonl")

@@ -6,6 +6,7 @@ passed while the service was down) and, when asked, the MQTT consumer.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -85,7 +86,8 @@ def create_app(
     app.state.centre = centre
     app.add_middleware(
         SessionMiddleware,
-        secret_key=centre.settings.secret_key,
+        # Tests and demos may go without one: then a random secret, valid until a restart.
+        secret_key=centre.settings.secret_key or secrets.token_urlsafe(32),
         session_cookie="roadguard_session",
         max_age=centre.settings.session_max_age_s,
         same_site="lax",

@@ -1,8 +1,9 @@
 """Who is asking, and may they: session login, role checks, CSRF.
 
-The session cookie (Starlette's SessionMiddleware, signed with itsdangerous) carries only
-the user id and a CSRF token; the user is re-read from the database on each request, so a
-deactivated account or a changed role takes effect at once. Every state-changing request
+The session cookie (Starlette's SessionMiddleware, signed with itsdangerous) carries a
+session token and a CSRF token; the session and its user are read from the database on each
+request (`central.sessions`), so a logout, a deactivated account, a new password or a
+changed role takes effect at once, on every worker. Every state-changing request
 must present the session's CSRF token, as a form field (`csrf_token`) or an `X-CSRF-Token`
 header, compared in constant time.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from central.centre import Centre
 from central.models import User
 from central.roles import Actor, Permission
+from central.sessions import end_session, open_session, signed_in
 from central.text import N_
 from central.web.errors import Refused
 
@@ -44,11 +46,24 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def start_session(request: Request, user: User) -> str:
+def start_session(request: Request, session: Session, user: User) -> str:
     """A fresh session for a fresh login: no fixation, a new CSRF token."""
+    centre: Centre = request.app.state.centre
+    address = request.client.host if request.client else ""
+    token = open_session(
+        session, user, centre.clock.now(), centre.settings.session_max_age_s, address
+    )
     request.session.clear()
-    request.session["uid"] = user.id
+    request.session["sid"] = token
     return csrf_token(request)
+
+
+def end_this_session(request: Request, session: Session) -> None:
+    """Log out: the session ends at the centre, so a copy of the cookie opens nothing."""
+    token = request.session.get("sid")
+    if token:
+        end_session(session, token, request.app.state.centre.clock.now())
+    request.session.clear()
 
 
 def db_session(centre: Annotated[Centre, Depends(get_centre)]) -> Iterator[Session]:
@@ -63,11 +78,11 @@ SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def optional_user(request: Request, session: SessionDep) -> Actor | None:
-    uid = request.session.get("uid")
-    if uid is None:
+    token = request.session.get("sid")
+    if token is None:
         return None
-    user = session.get(User, uid)
-    if user is None or not user.active:
+    user = signed_in(session, token, request.app.state.centre.clock.now())
+    if user is None:
         request.session.clear()
         return None
     return Actor.of(user)

@@ -9,6 +9,8 @@ from central.text import Said
 
 
 class Refused(HTTPException):
-    def __init__(self, status: int, template: str, **values: object) -> None:
+    def __init__(
+        self, status: int, template: str, headers: dict[str, str] | None = None, **values: object
+    ) -> None:
         self.said = Said(template, values)
-        super().__init__(status, str(self.said))
+        super().__init__(status, str(self.said), headers=headers)

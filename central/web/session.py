@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
+from central.centre import Centre
 from central.models import User
 from central.roles import Permission
 from central.schemas import (
@@ -15,6 +18,7 @@ from central.schemas import (
     UserOut,
 )
 from central.text import N_
+from central.throttle import locked_for, record_failure, record_success
 from central.users import authenticate
 from central.web.auth import (
     CSRF,
@@ -22,6 +26,7 @@ from central.web.auth import (
     MaybeUser,
     SessionDep,
     UserDep,
+    end_this_session,
     start_session,
 )
 from central.web.errors import Refused
@@ -67,16 +72,47 @@ def login(
     centre: CentreDep,
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    user = authenticate(session, username, password)
-    if user is None:
-        response = page(request, "login.html", None, next=_safe_next(next), error=WRONG_LOGIN)
-        response.status_code = 401
+    try:
+        user = _authenticate(session, request, centre, username, password)
+    except Refused as refused:
+        response = page(request, "login.html", None, next=_safe_next(next), error=refused.said)
+        response.status_code = refused.status_code
+        response.headers.update(refused.headers or {})
         return response
     chosen = request.session.get("language")
     if user.language is None and chosen in LANGUAGES:
         user.language = chosen  # chosen on the login page: this user's language from now on
-    start_session(request, user)
+    start_session(request, session, user)
     return RedirectResponse(_safe_next(next), status_code=303)
+
+
+def _authenticate(
+    session: Session, request: Request, centre: Centre, username: str, password: str
+) -> User:
+    """The user, or Refused: 401 for a wrong name or password, 429 while throttled (the
+    password is not even checked then, so a locked guesser learns nothing). The counting is
+    its own transaction: a refused login rolls the request back, never the count."""
+    address = request.client.host if request.client else ""
+    now = centre.clock.now()
+    with centre.db.session() as counts:
+        wait = locked_for(counts, username, address, now)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise Refused(
+            429,
+            N_("Too many wrong passwords: try again in %(seconds)d s."),
+            headers={"Retry-After": str(seconds)},
+            seconds=seconds,
+        )
+    user = authenticate(session, username, password)
+    with centre.db.session() as counts:
+        if user is None:
+            record_failure(counts, username, address, now)
+        else:
+            record_success(counts, username, address)
+    if user is None:
+        raise Refused(401, WRONG_LOGIN)
+    return user
 
 
 @pages.post("/language", dependencies=[CSRF])
@@ -105,8 +141,8 @@ def choose_language(
 
 
 @pages.post("/logout", dependencies=[CSRF])
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, session: SessionDep) -> Response:
+    end_this_session(request, session)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -114,17 +150,16 @@ def logout(request: Request) -> Response:
 def api_login(
     session: SessionDep, body: LoginIn, request: Request, centre: CentreDep
 ) -> SessionOut:
-    """Log in; the session cookie is set and the CSRF token returned."""
-    user = authenticate(session, body.username, body.password)
-    if user is None:
-        raise HTTPException(401, "wrong name or password")
-    token = start_session(request, user)
+    """Log in; the session cookie is set and the CSRF token returned. 429 with Retry-After
+    while too many wrong passwords were tried for this account or from this address."""
+    user = _authenticate(session, request, centre, body.username, body.password)
+    token = start_session(request, session, user)
     return SessionOut(username=user.username, role=user.role, csrf_token=token)
 
 
 @api.delete("/session", status_code=204, tags=["auth"], dependencies=[CSRF])
-def api_logout(request: Request) -> Response:
-    request.session.clear()
+def api_logout(request: Request, session: SessionDep) -> Response:
+    end_this_session(request, session)
     return Response(status_code=204)
 
 
