@@ -31,8 +31,9 @@ from central.reports.open311 import request_document, service_definition, servic
 from central.reports.queries import ReportFilter, get_visible, report_list
 from central.roles import Permission
 from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, SessionDep, optional_user
-from central.web.forms import FORM_SLACK_BYTES, attribute_answers, form_submission
+from central.web.forms import attribute_answers, form_submission
 from central.web.i18n import LANGUAGES
+from central.web.limits import FORM_SLACK_BYTES, BodyTooLarge, lower_limit
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -136,10 +137,8 @@ def service(
 
 
 async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any]:
+    """The body, read within the route's limit (`central.web.limits`)."""
     limit = centre.settings.reports.max_media_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit + FORM_SLACK_BYTES:
-        raise Open311Error(413, f"media: the upload is over the {limit / 1e6:.1f} MB limit")
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
         try:
@@ -168,10 +167,35 @@ async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any
     raise Open311Error(415, "send multipart/form-data, a url-encoded form, or JSON")
 
 
+ANONYMOUS_BODY = (
+    "log in, or send an api_key (in the Authorization header or the query string when the "
+    "body is over 256 KB, as a photo is)"
+)
+
+
+async def _identify_before_the_body(request: Request, centre: Centre) -> None:
+    """Nobody uploads anonymously: a key in the header or query is checked (401) before a
+    byte of the body is read, and so is the session cookie. A caller with neither may still
+    send Open311's `api_key` form field, in a body of at most `FORM_SLACK_BYTES` (no photo):
+    a larger one, or one without a key, is a 401."""
+    if _bearer(request) or request.query_params.get("api_key"):
+        await caller(request)  # an unknown key: 401 now
+        return
+    if await run_in_threadpool(_session_user, request, centre) is not None:
+        return  # the CSRF token may be in the body; `caller` checks it after
+    lower_limit(request.scope, FORM_SLACK_BYTES)
+    try:
+        _, body = await _submission(request, centre)
+    except (BodyTooLarge, Open311Error):
+        raise Open311Error(401, ANONYMOUS_BODY) from None
+    await caller(request, body)
+
+
 @router.post("/requests.json", status_code=201)
 async def create_request(request: Request, jurisdiction_id: str | None = None) -> JSONResponse:
     """File a report (multipart with an optional `media` photo, or JSON without one)."""
     centre: Centre = request.app.state.centre
+    await _identify_before_the_body(request, centre)
     submission, body = await _submission(request, centre)
     user = await caller(request, body)
     if not user.can(Permission.file_reports):
