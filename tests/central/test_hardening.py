@@ -74,3 +74,59 @@ def test_an_oversized_chunked_photo_is_refused_while_it_streams(server):
     error = json.loads(answer.body)
     assert error[0]["code"] == 413 and "6.3 MB" in error[0]["description"]
     assert answer.sent < 40 * MB, f"the server took {answer.sent / MB:.0f} MB"
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour RGB PNG of any size, written row by row: tiny on disk (zlib squeezes the
+    rows to nothing), huge once decoded; made without holding the pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    packer = zlib.compressobj(9)
+    row = b"\0" + b"\x50\x60\x70" * width
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def _file_photo(server, photo: bytes) -> int:
+    import httpx
+
+    response = httpx.post(
+        f"{server.url}/open311/v2/requests.json",
+        data={"service_code": "other", "address_string": "bridge", "attribute[subject]": "x"},
+        files={"media": ("IMG_0001.png", photo, "image/png")},
+        headers={"Authorization": f"Bearer {server.keys['walt']}"},
+        timeout=120,
+    )
+    return response.status_code
+
+
+def test_a_photo_past_a_phone_cameras_size_is_refused_from_its_header(server):
+    bomb = flat_png(7000, 7000)  # 49 MP in 140 kB: under the old 50 MP limit
+    assert len(bomb) < 200_000
+    peak = server.memory("VmHWM")
+    assert _file_photo(server, bomb) == 413
+    growth = server.memory("VmHWM") - peak
+    assert growth < 16 * MB, f"the peak grew by {growth / MB:.0f} MB"
+
+
+def test_concurrent_decodes_are_bounded(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photo = flat_png(6000, 4000)  # 24 MP: a phone camera's largest, ~96 MB decoded
+    assert _file_photo(server, photo) == 201  # the first decode's memory is the baseline
+    peak, resident = server.memory("VmHWM"), server.memory()
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: _file_photo(server, photo), range(8)))
+    assert statuses == [201] * 8
+    growth, kept = server.memory("VmHWM") - peak, server.memory() - resident
+    # Two decodes at a time, on two threads; eight at once took 565 MB and kept 335 MB.
+    assert growth < 200 * MB, f"the peak grew by {growth / MB:.0f} MB"
+    assert kept < 120 * MB, f"{kept / MB:.0f} MB more stayed resident"
