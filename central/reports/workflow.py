@@ -28,7 +28,7 @@ from central.episodes.workflow import (
     NotFound,
     WorkflowError,
 )
-from central.models import ReportState, WardenReport
+from central.models import MAX_REPORT_ID, ReportState, WardenReport
 from central.reports.categories import ReportCategories
 from central.reports.open311 import request_document
 from central.roles import Actor, Permission, can
@@ -76,7 +76,9 @@ def act(
         )
     if not can(actor.role, Permission.handle_reports):
         raise NotAllowed(N_("a %(role)s cannot %(action)s reports"), role=actor.role, action=action)
-    report = session.get(WardenReport, report_id, with_for_update=True)
+    report = None
+    if 1 <= report_id <= MAX_REPORT_ID:
+        report = session.get(WardenReport, report_id, with_for_update=True)
     if report is None:
         raise NotFound(N_("no report %(id)s"), id=report_id)
     if not may_handle(actor, report):

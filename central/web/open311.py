@@ -28,7 +28,13 @@ from central.episodes.workflow import WorkflowError
 from central.models import OPEN_REPORT_STATES, ReportState
 from central.reports.filing import ReportRejected, Submission, file_report
 from central.reports.open311 import request_document, service_definition, service_list
-from central.reports.queries import ReportFilter, get_visible, report_list
+from central.reports.queries import (
+    MAX_REPORT_ID,
+    ReportFilter,
+    get_visible,
+    is_report_id,
+    report_list,
+)
 from central.roles import Permission
 from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, SessionDep, optional_user
 from central.web.forms import attribute_answers, form_submission
@@ -245,9 +251,12 @@ def _states(status: str | None) -> tuple[str, ...]:
 
 def _ids(value: str | None) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in (value or "").split(",") if v.strip())
+        ids = tuple(int(v) for v in (value or "").split(",") if v.strip())
     except ValueError:
         raise Open311Error(400, f"service_request_id: not a list of ids: {value!r}") from None
+    if not all(is_report_id(i) for i in ids):
+        raise Open311Error(400, f"service_request_id: ids are 1 to {MAX_REPORT_ID}: {value!r}")
+    return ids
 
 
 @router.get("/requests.json")
@@ -282,7 +291,10 @@ def get_request(
     session: SessionDep, service_request_id: str, request: Request, user: Caller, centre: CentreDep
 ) -> list[dict[str, Any]]:
     """One report, as a one-item list (Open311's shape)."""
-    report_id = _ids(service_request_id)
+    try:
+        report_id = _ids(service_request_id)
+    except Open311Error:
+        report_id = ()
     if len(report_id) != 1:
         raise Open311Error(404, f"no request {service_request_id!r}")
     try:

@@ -9,7 +9,10 @@ import json
 
 import pytest
 
+from central.testing.centres import DATABASES, add_report_users, api_key_for, open_centre
+from central.testing.clients import login
 from central.testing.server import central_serve, post_streaming, zeros
+from central.web import create_app
 
 MB = 1 << 20
 
@@ -130,3 +133,33 @@ def test_concurrent_decodes_are_bounded(server):
     # Two decodes at a time, on two threads; eight at once took 565 MB and kept 335 MB.
     assert growth < 200 * MB, f"the peak grew by {growth / MB:.0f} MB"
     assert kept < 120 * MB, f"{kept / MB:.0f} MB more stayed resident"
+
+
+@pytest.fixture(params=DATABASES)
+def centre(request, tmp_path):
+    with open_centre(request.param, tmp_path) as centre:
+        add_report_users(centre)
+        yield centre
+
+
+@pytest.fixture
+def app(centre):
+    return create_app(centre, run_scheduler=False)
+
+
+@pytest.mark.parametrize("report_id", [2**63, 2**64 + 5, 0])
+def test_report_ids_out_of_range_are_not_found(app, report_id):
+    officer, token = login(app, "olga")
+    officer.headers["X-CSRF-Token"] = token
+    key = {"Authorization": f"Bearer {api_key_for(app.state.centre, 'walt')}"}
+    answers = {
+        "page": officer.get(f"/reports/{report_id}"),
+        "page action": officer.post(f"/reports/{report_id}/acknowledge"),
+        "photo": officer.get(f"/reports/{report_id}/media"),
+        "api action": officer.post(f"/api/v1/reports/{report_id}/acknowledge"),
+        "open311 one": officer.get(f"/open311/v2/requests/{report_id}.json", headers=key),
+    }
+    assert {name: a.status_code for name, a in answers.items()} == dict.fromkeys(answers, 404)
+    listed = officer.get("/open311/v2/requests.json", params={"service_request_id": report_id})
+    assert listed.status_code == 400 and "service_request_id" in listed.text
+    assert officer.get("/me", params={"filed": report_id}).status_code in (200, 403)
