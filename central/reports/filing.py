@@ -140,7 +140,7 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
         said = Said(N_("at most %(n)d characters"), {"n": MAX_DESCRIPTION})
         problems.append(Problem("description", said))
     photo = None
-    if sub.media:
+    if sub.media is not None:  # an empty photo part is refused, not dropped
         try:
             photo = check_photo(
                 sub.media,

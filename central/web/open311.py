@@ -147,19 +147,14 @@ async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any
     limit = centre.settings.reports.max_media_bytes
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise Open311Error(400, "the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise Open311Error(400, "the body must be a JSON object")
+        body = _json_object(await request.body())
         if body.get("media_url"):
             raise Open311Error(400, "media_url is not fetched; upload the photo as `media`")
         attributes = dict(body.get("attributes") or {})
         attributes.update(attribute_answers(list(body.items())))
         return Submission(
             service_code=body.get("service_code"),
-            description=str(body.get("description") or ""),
+            description=body.get("description") or "",
             lat=body.get("lat"),
             long=body.get("long"),
             address_string=body.get("address_string"),
@@ -195,6 +190,45 @@ async def _identify_before_the_body(request: Request, centre: Centre) -> None:
     except (BodyTooLarge, Open311Error):
         raise Open311Error(401, ANONYMOUS_BODY) from None
     await caller(request, body)
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+# A JSON body's fields and the types they may have (lat/long: a number, or one as text).
+JSON_FIELDS: dict[str, tuple[type, ...]] = {
+    "service_code": (str,),
+    "description": (str,),
+    "address_string": (str,),
+    "lat": (int, float, str),
+    "long": (int, float, str),
+    "attributes": (dict,),
+    "media_url": (str,),
+    "api_key": (str,),
+    CSRF_FIELD: (str,),
+    "jurisdiction_id": (str,),
+}
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object of the fields' types; NaN and Infinity, which Python's
+    parser takes but JSON has not, are refused (they would be stored as non-standard JSON)."""
+    try:
+        body = json.loads(raw or b"{}", parse_constant=_not_json)
+    except ValueError as exc:
+        raise Open311Error(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise Open311Error(400, "the body must be a JSON object")
+    names = {str: "a string", int: "a number", float: "a number", dict: "an object"}
+    wrong = [
+        f"{name}: must be {' or '.join(dict.fromkeys(names[t] for t in kinds))}"
+        for name, kinds in JSON_FIELDS.items()
+        if body.get(name) is not None and not isinstance(body[name], kinds)
+    ]
+    if wrong:
+        raise Open311Error(400, *wrong)
+    return body
 
 
 @router.post("/requests.json", status_code=201)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 
 from central.testing.centres import DATABASES, add_report_users, api_key_for, open_centre
 from central.testing.clients import login
@@ -163,3 +164,42 @@ def test_report_ids_out_of_range_are_not_found(app, report_id):
     listed = officer.get("/open311/v2/requests.json", params={"service_request_id": report_id})
     assert listed.status_code == 400 and "service_request_id" in listed.text
     assert officer.get("/me", params={"filed": report_id}).status_code in (200, 403)
+
+
+def _warden(app) -> TestClient:
+    client = TestClient(app)
+    client.headers["Authorization"] = f"Bearer {api_key_for(app.state.centre, 'walt')}"
+    return client
+
+
+OTHER = {"service_code": "other", "attribute[subject]": "pothole", "address_string": "bridge"}
+
+
+def test_an_empty_photo_part_is_refused_not_dropped(app):
+    empty = {"media": ("IMG_0001.jpg", b"", "image/jpeg")}
+    response = _warden(app).post("/open311/v2/requests.json", data=OTHER, files=empty)
+    assert response.status_code == 400, response.text
+    assert "media: the photo is empty" in response.json()[0]["description"]
+    # A browser's form with no file chosen sends a nameless empty part: that is no photo.
+    nothing = {"media": ("", b"", "application/octet-stream")}
+    assert (
+        _warden(app).post("/open311/v2/requests.json", data=OTHER, files=nothing).status_code == 201
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"service_code": "other", "lat": NaN, "long": 120}', "NaN is not JSON"),
+        ('{"service_code": "other", "attributes": {"subject": Infinity}}', "Infinity"),
+        ('{"service_code": 5, "address_string": "bridge"}', "service_code: must be a string"),
+        ('{"service_code": "other", "address_string": ["x"]}', "address_string"),
+        ('{"service_code": "other", "attributes": [1]}', "attributes: must be an object"),
+    ],
+)
+def test_json_that_is_not_standard_or_of_the_wrong_type_is_refused(app, body, words):
+    response = _warden(app).post(
+        "/open311/v2/requests.json", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert words in response.text
