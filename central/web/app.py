@@ -26,6 +26,7 @@ from central.clock import Clock
 from central.config import CentralSettings
 from central.episodes.workflow import WorkflowError
 from central.reports.alerts import MqttAlerts, NoAlerts
+from central.reports.filing import EvidenceUnavailable
 from central.scheduler import DeadlineScheduler
 from central.text import Said
 from central.web import admin, open311, reports, reviews, session, stats
@@ -157,6 +158,11 @@ def _error_handlers(app: FastAPI) -> None:
     async def workflow_error(request: Request, exc: WorkflowError) -> Response:
         return _error(request, exc.status, str(exc), said=exc.said)
 
+    @app.exception_handler(EvidenceUnavailable)
+    async def evidence_unavailable(request: Request, exc: EvidenceUnavailable) -> Response:
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return _error(request, 503, str(exc.said), headers, said=exc.said)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         said = getattr(exc, "said", None)  # a Refused: the page says it in its language
@@ -171,7 +177,7 @@ def _error(
     said: Said | None = None,
 ) -> Response:
     if _is_open311(request):
-        return open311_errors(status, [message])
+        return open311_errors(status, [message], headers)
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     context = {**page_context(request, None), "csrf": csrf_token(request)}
@@ -180,4 +186,5 @@ def _error(
         "error.html",
         {**context, "status": status, "message": message, "said": said},
         status_code=status,
+        headers=headers,
     )

@@ -53,8 +53,11 @@ class Open311Error(Exception):
         self.descriptions = descriptions or ("error",)
 
 
-def open311_errors(status: int, descriptions: list[str] | tuple[str, ...]) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": d} for d in descriptions], status)
+def open311_errors(
+    status: int, descriptions: list[str] | tuple[str, ...], headers: dict | None = None
+) -> JSONResponse:
+    body = [{"code": status, "description": d} for d in descriptions]
+    return JSONResponse(body, status, headers=headers)
 
 
 def _bearer(request: Request) -> str | None:

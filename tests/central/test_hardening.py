@@ -203,3 +203,24 @@ def test_json_that_is_not_standard_or_of_the_wrong_type_is_refused(app, body, wo
     )
     assert response.status_code == 400, response.text
     assert words in response.text
+
+
+def test_a_full_evidence_disk_is_an_open311_error_with_a_retry_hint(app, monkeypatch):
+    import errno
+
+    from central.reports.media import jpeg_with_gps
+
+    def full(data: bytes) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(app.state.centre.evidence, "put", full)
+    photo = {"media": ("IMG_0001.jpg", jpeg_with_gps(31.09, 121.24), "image/jpeg")}
+    response = _warden(app).post("/open311/v2/requests.json", data=OTHER, files=photo)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "300"
+    [error] = response.json()
+    assert error["code"] == 503 and "try again later" in error["description"]
+    warden, token = login(app, "walt")
+    page = warden.post("/reports/new", data={**OTHER, "csrf_token": token}, files=photo)
+    assert page.status_code == 503 and "try again later" in page.text
+    assert page.headers["retry-after"] == "300"
