@@ -33,6 +33,7 @@ from central.web import admin, open311, reports, reviews, session, stats
 from central.web.auth import LoginRequired, csrf_token
 from central.web.limits import BodyLimit, route_limit
 from central.web.open311 import Open311Error, open311_errors
+from central.web.security import SecurityHeaders
 from central.web.templating import page_context, templates
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -93,6 +94,7 @@ def create_app(
     )
     # Outermost: a body is counted before anything reads it (see central.web.limits).
     app.add_middleware(BodyLimit, limit_for=route_limit(centre.settings.reports.max_media_bytes))
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for resource in (session, reviews, reports, stats, admin):  # pages, then the JSON API
         app.include_router(resource.pages)

@@ -42,6 +42,7 @@ from central.web.auth import (
 from central.web.errors import Refused
 from central.web.forms import form_submission
 from central.web.open311 import Caller
+from central.web.security import stored_image
 from central.web.templating import page, page_language
 
 pages = APIRouter(include_in_schema=False)
@@ -233,10 +234,9 @@ def report_media(session: SessionDep, report_id: int, user: Caller, centre: Cent
     report = get_visible(session, report_id, user)
     sha, kind = report.media_sha256, report.media_type
     data = centre.evidence.get(sha) if sha else None
-    if data is None:
+    if data is None or sha is None:
         raise Refused(404, N_("this report has no photo"))
-    headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{sha}"'}
-    return Response(data, media_type=kind or "application/octet-stream", headers=headers)
+    return stored_image(data, kind, f"report-{report_id}", sha)
 
 
 class ActionIn(BaseModel):

@@ -224,3 +224,31 @@ def test_a_full_evidence_disk_is_an_open311_error_with_a_retry_hint(app, monkeyp
     page = warden.post("/reports/new", data={**OTHER, "csrf_token": token}, files=photo)
     assert page.status_code == 503 and "try again later" in page.text
     assert page.headers["retry-after"] == "300"
+
+
+def test_pages_carry_a_content_security_policy_and_frame_and_sniff_headers(app):
+    for path in ("/login", "/open311/v2/services.json", "/static/app.js"):
+        headers = TestClient(app).get(path).headers
+        assert "default-src 'self'" in headers["content-security-policy"], path
+        assert "script-src 'self';" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["x-content-type-options"] == "nosniff", path
+    # Swagger UI starts with an inline script: the docs have their own policy.
+    assert "'unsafe-inline'" in TestClient(app).get("/docs").headers["content-security-policy"]
+
+
+def test_a_jpeg_html_polyglot_is_served_as_an_image_only(app):
+    from central.reports.media import jpeg_with_gps
+
+    polyglot = jpeg_with_gps(31.09, 121.24) + b"<html><script>alert(document.cookie)</script>"
+    warden = _warden(app)
+    photo = {"media": ("x.html", polyglot, "text/html")}
+    filed = warden.post("/open311/v2/requests.json", data=OTHER, files=photo)
+    assert filed.status_code == 201, filed.text
+    rid = filed.json()[0]["service_request_id"]
+    served = warden.get(f"/reports/{rid}/media")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-disposition"] == f'inline; filename="report-{rid}.jpg"'
+    assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
