@@ -252,3 +252,22 @@ def test_a_jpeg_html_polyglot_is_served_as_an_image_only(app):
     assert served.headers["x-content-type-options"] == "nosniff"
     assert served.headers["content-disposition"] == f'inline; filename="report-{rid}.jpg"'
     assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+def test_metrics_need_the_token_or_a_local_caller(tmp_path):
+    with open_centre("sqlite", tmp_path) as plain:
+        app = create_app(plain, run_scheduler=False)
+        assert TestClient(app, client=("203.0.113.9", 4000)).get("/metrics").status_code == 403
+        local = TestClient(app, client=("127.0.0.1", 4000)).get("/metrics")
+        assert local.status_code == 200 and "roadguard_central_review_backlog" in local.text
+    with open_centre("sqlite", tmp_path / "t", metrics_token="scrape-me-0123456789") as guarded:
+        app = create_app(guarded, run_scheduler=False)
+        for client in ("203.0.113.9", "127.0.0.1"):
+            remote = TestClient(app, client=(client, 4000))
+            refused = remote.get("/metrics")
+            assert refused.status_code == 401 and refused.headers["www-authenticate"]
+            assert (
+                remote.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+            )
+            ok = remote.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
+            assert ok.status_code == 200 and "roadguard_central_nodes" in ok.text
