@@ -29,7 +29,7 @@ from central.reports.alerts import MqttAlerts, NoAlerts
 from central.reports.filing import EvidenceUnavailable
 from central.scheduler import DeadlineScheduler
 from central.text import Said
-from central.web import admin, open311, reports, reviews, session, stats
+from central.web import admin, open311, openapi, reports, reviews, session, stats
 from central.web.auth import LoginRequired, csrf_token
 from central.web.limits import BodyLimit, route_limit
 from central.web.open311 import Open311Error, open311_errors
@@ -103,6 +103,7 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(metrics.router)
     _error_handlers(app)
+    openapi.install(app)
     return app
 
 

@@ -264,7 +264,10 @@ def _when(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):  # RFC 3339 allows either
+            text = text[:-1] + "+00:00"
+        return utc(datetime.fromisoformat(text[:10] + "T" + text[11:] if len(text) > 10 else text))
     except ValueError:
         raise Open311Error(400, f"{name}: not an ISO 8601 time: {value!r}") from None
 
