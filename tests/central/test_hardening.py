@@ -271,3 +271,16 @@ def test_metrics_need_the_token_or_a_local_caller(tmp_path):
             )
             ok = remote.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
             assert ok.status_code == 200 and "roadguard_central_nodes" in ok.text
+
+
+def test_every_form_route_is_bounded_too(server):
+    """Not only the photo routes: the login form (any other body) stops at 256 KiB."""
+    answer = post_streaming(
+        server.url,
+        "/login",
+        zeros(64 * MB),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status == 413, answer.body[:200]
+    assert b"256 KB" in answer.body
+    assert answer.sent < 32 * MB, f"the server took {answer.sent / MB:.0f} MB"
