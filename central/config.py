@@ -206,6 +206,14 @@ class CentralSettings(BaseSettings):
     session_max_age_s: int = Field(
         12 * 3600, gt=0, title="Session age", description="A login lasts this long."
     )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        title="Metrics token",
+        description="Prometheus sends it as `Authorization: Bearer <token>` to read /metrics. "
+        "Unset: /metrics answers only clients on this machine (loopback); behind a reverse "
+        "proxy on the same machine, set it.",
+    )
     queue_poll_ms: int = Field(
         5000,
         ge=200,

@@ -1,16 +1,22 @@
 """The centre's Prometheus endpoint: the review backlog (and what is overdue), episodes by
 state, nodes online, and what this worker's consumer ingested.
 
+Not public: a scraper sends the `metrics_token` setting as a bearer token, or, without one
+configured, must be on this machine (`_may_scrape`).
+
 Read from the database at scrape time (a few grouped counts), so every worker reports the
 same backlog and nothing in the request path has to update a metric.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -81,8 +87,36 @@ class CentreCollector(Collector):
             yield ingested
 
 
+def _may_scrape(request: Request) -> Response | None:
+    """None if the caller may read the metrics; else the refusal. With a token configured,
+    the bearer must match it (constant time); without, the caller must be on loopback."""
+    token = request.app.state.centre.settings.metrics_token
+    if token:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip(), token):
+            return None
+        return PlainTextResponse(
+            "send the metrics token as Authorization: Bearer <token>\n",
+            401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    try:
+        if request.client and ipaddress.ip_address(request.client.host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return PlainTextResponse(
+        "metrics are served to this machine only; set ROADGUARD_METRICS_TOKEN to scrape "
+        "from elsewhere\n",
+        403,
+    )
+
+
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
+    refused = _may_scrape(request)
+    if refused is not None:
+        return refused
     registry = CollectorRegistry()
     registry.register(
         CentreCollector(request.app.state.centre, getattr(request.app.state, "consumer", None))

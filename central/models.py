@@ -268,6 +268,11 @@ class ReportState(enum.StrEnum):
 OPEN_REPORT_STATES = (ReportState.new, ReportState.acknowledged, ReportState.dispatched)
 
 
+# Report ids are an INTEGER column: 32 bits on PostgreSQL. A larger number in a URL is no
+# report, not a query the driver refuses with a 500.
+MAX_REPORT_ID = 2**31 - 1
+
+
 class WardenReport(Base):
     """One road-warden field report: an Open311 service request with RoadGuard's states.
 

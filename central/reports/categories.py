@@ -296,7 +296,11 @@ class ReportsConfig(StrictModel):
         6 * 1024 * 1024, gt=0, title="Photo size limit", description="Largest accepted photo."
     )
     max_media_pixels: int = Field(
-        50_000_000, gt=0, title="Photo pixel limit", description="Refuses decompression bombs."
+        24_000_000,
+        gt=0,
+        title="Photo pixel limit",
+        description="Checked from the header before decoding: refuses decompression bombs. "
+        "24 MP holds a phone camera's photo (6000 x 4000) and costs ~96 MB to decode.",
     )
     media_formats: list[Literal["JPEG", "PNG", "WEBP"]] = Field(
         default_factory=lambda: ["JPEG", "PNG", "WEBP"],

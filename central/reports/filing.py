@@ -32,6 +32,13 @@ MAX_DESCRIPTION = 4000  # Open311's limit
 MAX_ADDRESS = 256
 
 
+class EvidenceUnavailable(Exception):
+    """The photo could not be stored (disk full, store down): nothing was filed; try later."""
+
+    retry_after_s = 300
+    said = Said(N_("the photo store is full or unavailable; nothing was filed, try again later"))
+
+
 @dataclass
 class Submission:
     """What a client sent, as text (forms) or JSON values; nothing checked yet."""
@@ -141,7 +148,7 @@ def check_submission(centre: Centre, sub: Submission) -> CheckedReport:
         said = Said(N_("at most %(n)d characters"), {"n": MAX_DESCRIPTION})
         problems.append(Problem("description", said))
     photo = None
-    if sub.media:
+    if sub.media is not None:  # an empty photo part is refused, not dropped
         try:
             photo = check_photo(
                 sub.media,
@@ -194,8 +201,11 @@ def file_report(centre: Centre, reporter: Actor, sub: Submission) -> dict[str, A
     added_sha: str | None = None
     photo = checked.photo
     if photo is not None:
-        existed = centre.evidence.exists(sha256_of(photo.data))
-        digest = centre.evidence.put(photo.data)
+        try:
+            existed = centre.evidence.exists(sha256_of(photo.data))
+            digest = centre.evidence.put(photo.data)
+        except OSError as exc:  # a full disk, a store that is down: the warden tries later
+            raise EvidenceUnavailable(str(exc)) from exc
         added_sha = None if existed else digest
     try:
         with centre.db.session() as session:

@@ -14,10 +14,20 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from central.episodes.workflow import NotAllowed, NotFound
-from central.models import OPEN_REPORT_STATES, AuditEntry, ReportState, WardenReport
+from central.models import (
+    MAX_REPORT_ID,
+    OPEN_REPORT_STATES,
+    AuditEntry,
+    ReportState,
+    WardenReport,
+)
 from central.reports.workflow import TRANSITIONS
 from central.roles import Actor, Permission, can
 from central.text import N_
+
+
+def is_report_id(value: int) -> bool:
+    return 1 <= value <= MAX_REPORT_ID
 
 
 def visible(query: Select, viewer: Actor) -> Select:
@@ -33,9 +43,11 @@ def visible(query: Select, viewer: Actor) -> Select:
 def get_visible(session: Session, report_id: int, viewer: Actor) -> WardenReport:
     """The report if this viewer may see it. A warden asking for someone else's report gets
     404, not 403: whether a report id exists is none of their business."""
-    report = session.scalar(
-        visible(select(WardenReport), viewer).where(WardenReport.id == report_id)
-    )
+    report = None
+    if is_report_id(report_id):
+        report = session.scalar(
+            visible(select(WardenReport), viewer).where(WardenReport.id == report_id)
+        )
     if report is None:
         if not (
             can(viewer.role, Permission.handle_reports) or can(viewer.role, Permission.file_reports)

@@ -28,7 +28,7 @@ from central.episodes.workflow import (
     NotFound,
     WorkflowError,
 )
-from central.models import ReportState, WardenReport
+from central.models import MAX_REPORT_ID, ReportState, WardenReport
 from central.reports.categories import ReportCategories
 from central.reports.open311 import request_document
 from central.roles import Actor, Permission, can
@@ -76,15 +76,13 @@ def act(
         )
     if not can(actor.role, Permission.handle_reports):
         raise NotAllowed(N_("a %(role)s cannot %(action)s reports"), role=actor.role, action=action)
-    report = session.get(WardenReport, report_id, with_for_update=True)
-    if report is None:
+    report = None
+    if 1 <= report_id <= MAX_REPORT_ID:
+        report = session.get(WardenReport, report_id, with_for_update=True)
+    if report is None or not may_handle(actor, report):
+        # Another squad's report is as unknown to this officer as one that does not exist
+        # (reading it is a 404 too): ids and squads cannot be probed by the difference.
         raise NotFound(N_("no report %(id)s"), id=report_id)
-    if not may_handle(actor, report):
-        raise NotAllowed(
-            N_("report %(id)s belongs to squad %(squad)s, not yours"),
-            id=report_id,
-            squad=report.squad,
-        )
     sources, target = TRANSITIONS[action]
     if report.state not in sources:
         raise WorkflowError(

@@ -28,11 +28,14 @@ from central.clock import Clock
 from central.config import CentralSettings
 from central.episodes.workflow import WorkflowError
 from central.reports.alerts import MqttAlerts, NoAlerts
+from central.reports.filing import EvidenceUnavailable
 from central.scheduler import DeadlineScheduler
 from central.text import Said
-from central.web import admin, maps, open311, reports, reviews, session, stats
+from central.web import admin, maps, open311, openapi, reports, reviews, session, stats
 from central.web.auth import LoginRequired, csrf_token
+from central.web.limits import BodyLimit, route_limit
 from central.web.open311 import Open311Error, open311_errors
+from central.web.security import SecurityHeaders
 from central.web.templating import page_context, templates
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -93,6 +96,9 @@ def create_app(
         same_site="lax",
         https_only=centre.settings.https_only_cookies,
     )
+    # Outermost: a body is counted before anything reads it (see central.web.limits).
+    app.add_middleware(BodyLimit, limit_for=route_limit(centre.settings.reports.max_media_bytes))
+    app.add_middleware(SecurityHeaders)
     # Leaflet from its PyPI package (XStatic-Leaflet): the map needs nothing from outside.
     app.mount("/static/vendor/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -104,6 +110,7 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(metrics.router)
     _error_handlers(app)
+    openapi.install(app)
     return app
 
 
@@ -162,6 +169,11 @@ def _error_handlers(app: FastAPI) -> None:
     async def workflow_error(request: Request, exc: WorkflowError) -> Response:
         return _error(request, exc.status, str(exc), said=exc.said)
 
+    @app.exception_handler(EvidenceUnavailable)
+    async def evidence_unavailable(request: Request, exc: EvidenceUnavailable) -> Response:
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return _error(request, 503, str(exc.said), headers, said=exc.said)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         said = getattr(exc, "said", None)  # a Refused: the page says it in its language
@@ -176,7 +188,7 @@ def _error(
     said: Said | None = None,
 ) -> Response:
     if _is_open311(request):
-        return open311_errors(status, [message])
+        return open311_errors(status, [message], headers)
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     context = {**page_context(request, None), "csrf": csrf_token(request)}
@@ -185,4 +197,5 @@ def _error(
         "error.html",
         {**context, "status": status, "message": message, "said": said},
         status_code=status,
+        headers=headers,
     )

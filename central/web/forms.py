@@ -10,8 +10,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from central.reports.filing import Submission
 
-FORM_SLACK_BYTES = 256 * 1024  # the form's text fields around the photo
-
 
 async def form_submission(form: FormData, photo_limit: int) -> Submission:
     """The report in `form`. The photo is read to one byte over `photo_limit`, so filing

@@ -28,11 +28,18 @@ from central.episodes.workflow import WorkflowError
 from central.models import OPEN_REPORT_STATES, ReportState
 from central.reports.filing import ReportRejected, Submission, file_report
 from central.reports.open311 import request_document, service_definition, service_list
-from central.reports.queries import ReportFilter, get_visible, report_list
+from central.reports.queries import (
+    MAX_REPORT_ID,
+    ReportFilter,
+    get_visible,
+    is_report_id,
+    report_list,
+)
 from central.roles import Permission
 from central.web.auth import CSRF_FIELD, CSRF_HEADER, Actor, CentreDep, SessionDep, optional_user
-from central.web.forms import FORM_SLACK_BYTES, attribute_answers, form_submission
+from central.web.forms import attribute_answers, form_submission
 from central.web.i18n import LANGUAGES
+from central.web.limits import FORM_SLACK_BYTES, BodyTooLarge, lower_limit
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -46,8 +53,11 @@ class Open311Error(Exception):
         self.descriptions = descriptions or ("error",)
 
 
-def open311_errors(status: int, descriptions: list[str] | tuple[str, ...]) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": d} for d in descriptions], status)
+def open311_errors(
+    status: int, descriptions: list[str] | tuple[str, ...], headers: dict | None = None
+) -> JSONResponse:
+    body = [{"code": status, "description": d} for d in descriptions]
+    return JSONResponse(body, status, headers=headers)
 
 
 def _bearer(request: Request) -> str | None:
@@ -136,25 +146,18 @@ def service(
 
 
 async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any]:
+    """The body, read within the route's limit (`central.web.limits`)."""
     limit = centre.settings.reports.max_media_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit + FORM_SLACK_BYTES:
-        raise Open311Error(413, f"media: the upload is over the {limit / 1e6:.1f} MB limit")
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise Open311Error(400, "the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise Open311Error(400, "the body must be a JSON object")
+        body = _json_object(await request.body())
         if body.get("media_url"):
             raise Open311Error(400, "media_url is not fetched; upload the photo as `media`")
         attributes = dict(body.get("attributes") or {})
         attributes.update(attribute_answers(list(body.items())))
         return Submission(
             service_code=body.get("service_code"),
-            description=str(body.get("description") or ""),
+            description=body.get("description") or "",
             lat=body.get("lat"),
             long=body.get("long"),
             address_string=body.get("address_string"),
@@ -168,10 +171,74 @@ async def _submission(request: Request, centre: Centre) -> tuple[Submission, Any
     raise Open311Error(415, "send multipart/form-data, a url-encoded form, or JSON")
 
 
+ANONYMOUS_BODY = (
+    "log in, or send an api_key (in the Authorization header or the query string when the "
+    "body is over 256 KB, as a photo is)"
+)
+
+
+async def _identify_before_the_body(request: Request, centre: Centre) -> None:
+    """Nobody uploads anonymously: a key in the header or query is checked (401) before a
+    byte of the body is read, and so is the session cookie. A caller with neither may still
+    send Open311's `api_key` form field, in a body of at most `FORM_SLACK_BYTES` (no photo):
+    a larger one, or one without a key, is a 401."""
+    if _bearer(request) or request.query_params.get("api_key"):
+        await caller(request)  # an unknown key: 401 now
+        return
+    if await run_in_threadpool(_session_user, request, centre) is not None:
+        return  # the CSRF token may be in the body; `caller` checks it after
+    lower_limit(request.scope, FORM_SLACK_BYTES)
+    try:
+        _, body = await _submission(request, centre)
+    except (BodyTooLarge, Open311Error):
+        raise Open311Error(401, ANONYMOUS_BODY) from None
+    await caller(request, body)
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+# A JSON body's fields and the types they may have (lat/long: a number, or one as text).
+JSON_FIELDS: dict[str, tuple[type, ...]] = {
+    "service_code": (str,),
+    "description": (str,),
+    "address_string": (str,),
+    "lat": (int, float, str),
+    "long": (int, float, str),
+    "attributes": (dict,),
+    "media_url": (str,),
+    "api_key": (str,),
+    CSRF_FIELD: (str,),
+    "jurisdiction_id": (str,),
+}
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object of the fields' types; NaN and Infinity, which Python's
+    parser takes but JSON has not, are refused (they would be stored as non-standard JSON)."""
+    try:
+        body = json.loads(raw or b"{}", parse_constant=_not_json)
+    except ValueError as exc:
+        raise Open311Error(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise Open311Error(400, "the body must be a JSON object")
+    names = {str: "a string", int: "a number", float: "a number", dict: "an object"}
+    wrong = [
+        f"{name}: must be {' or '.join(dict.fromkeys(names[t] for t in kinds))}"
+        for name, kinds in JSON_FIELDS.items()
+        if body.get(name) is not None and not isinstance(body[name], kinds)
+    ]
+    if wrong:
+        raise Open311Error(400, *wrong)
+    return body
+
+
 @router.post("/requests.json", status_code=201)
 async def create_request(request: Request, jurisdiction_id: str | None = None) -> JSONResponse:
     """File a report (multipart with an optional `media` photo, or JSON without one)."""
     centre: Centre = request.app.state.centre
+    await _identify_before_the_body(request, centre)
     submission, body = await _submission(request, centre)
     user = await caller(request, body)
     if not user.can(Permission.file_reports):
@@ -197,7 +264,10 @@ def _when(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):  # RFC 3339 allows either
+            text = text[:-1] + "+00:00"
+        return utc(datetime.fromisoformat(text[:10] + "T" + text[11:] if len(text) > 10 else text))
     except ValueError:
         raise Open311Error(400, f"{name}: not an ISO 8601 time: {value!r}") from None
 
@@ -221,9 +291,12 @@ def _states(status: str | None) -> tuple[str, ...]:
 
 def _ids(value: str | None) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in (value or "").split(",") if v.strip())
+        ids = tuple(int(v) for v in (value or "").split(",") if v.strip())
     except ValueError:
         raise Open311Error(400, f"service_request_id: not a list of ids: {value!r}") from None
+    if not all(is_report_id(i) for i in ids):
+        raise Open311Error(400, f"service_request_id: ids are 1 to {MAX_REPORT_ID}: {value!r}")
+    return ids
 
 
 @router.get("/requests.json")
@@ -258,7 +331,10 @@ def get_request(
     session: SessionDep, service_request_id: str, request: Request, user: Caller, centre: CentreDep
 ) -> list[dict[str, Any]]:
     """One report, as a one-item list (Open311's shape)."""
-    report_id = _ids(service_request_id)
+    try:
+        report_id = _ids(service_request_id)
+    except Open311Error:
+        report_id = ()
     if len(report_id) != 1:
         raise Open311Error(404, f"no request {service_request_id!r}")
     try:

@@ -29,7 +29,7 @@ from central.reports.queries import (
 )
 from central.reports.workflow import TRANSITIONS, act, may_handle
 from central.roles import Permission
-from central.text import N_, Said
+from central.text import N_
 from central.web.auth import (
     CSRF,
     Actor,
@@ -40,9 +40,10 @@ from central.web.auth import (
     Warden,
 )
 from central.web.errors import Refused
-from central.web.forms import FORM_SLACK_BYTES, form_submission
+from central.web.forms import form_submission
 from central.web.maps import background
 from central.web.open311 import Caller
+from central.web.security import stored_image
 from central.web.templating import page, page_language
 
 pages = APIRouter(include_in_schema=False)
@@ -101,11 +102,8 @@ def _form_values(form: FormData) -> dict[str, Any]:
 @pages.post("/reports/new", response_class=HTMLResponse, dependencies=[CSRF])
 async def submit_report(request: Request, user: Warden, centre: CentreDep) -> Response:
     limit = centre.settings.reports.max_media_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + FORM_SLACK_BYTES:
-        said = Said(N_("the photo is over the %(limit).1f MB limit"), {"limit": limit / 1e6})
-        problem = Problem("media", said, 413)
-        return _form_page(request, user, centre, {}, [problem], 413)
+    # The body is bounded while it streams (`central.web.limits`): over the limit, the CSRF
+    # check's read of the form already answers 413, on the error page.
     form = await request.form(max_files=1, max_fields=200)
     values = _form_values(form)
     submission = await form_submission(form, limit)
@@ -238,10 +236,9 @@ def report_media(session: SessionDep, report_id: int, user: Caller, centre: Cent
     report = get_visible(session, report_id, user)
     sha, kind = report.media_sha256, report.media_type
     data = centre.evidence.get(sha) if sha else None
-    if data is None:
+    if data is None or sha is None:
         raise Refused(404, N_("this report has no photo"))
-    headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{sha}"'}
-    return Response(data, media_type=kind or "application/octet-stream", headers=headers)
+    return stored_image(data, kind, f"report-{report_id}", sha)
 
 
 class ActionIn(BaseModel):

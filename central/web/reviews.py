@@ -54,6 +54,7 @@ from central.web.auth import (
 )
 from central.web.errors import Refused
 from central.web.filters import FilterDep
+from central.web.security import stored_image
 from central.web.templating import page
 from central.web.views import episode_detail, episode_out, is_overdue
 
@@ -295,9 +296,8 @@ def evidence_file(
     data = centre.evidence.get(row.sha256) if row else None
     if row is None or data is None:
         raise Refused(404, N_("no such evidence (yet)"))
-    # Content-addressed: the bytes under this URL never change.
-    headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": f'"{row.sha256}"'}
-    return Response(data, media_type=row.content_type, headers=headers)
+    # What the node sent, with an image type only: never run as a page (central.web.security).
+    return stored_image(data, row.content_type, f"{episode_id}-{name}", row.sha256)
 
 
 @api.get("/reviews", response_model=list[EpisodeOut], tags=["reviews"])

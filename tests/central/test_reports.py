@@ -352,7 +352,8 @@ def test_officers_act_within_their_squad_and_every_step_is_audited(app, centre, 
     refused = south.post(
         f"/api/v1/reports/{rid}/acknowledge", headers={"X-CSRF-Token": south_token}
     )
-    assert refused.status_code == 403
+    assert refused.status_code == 404  # as reading it: ids and squads cannot be probed
+    assert south.get(f"/reports/{rid}").status_code == 404
     north, token = session_client(app, "olga")
     headers = {"X-CSRF-Token": token}
     assert [r["service_request_id"] for r in north.get("/open311/v2/requests.json").json()] == [rid]

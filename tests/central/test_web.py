@@ -282,7 +282,7 @@ def test_restart_escalates_overdue_reviews_before_serving(tmp_path):
 def test_metrics_show_the_review_backlog_and_what_is_overdue(app, centre):
     centre.clock.advance(seconds=centre.settings.review_window_s + 60)  # ep-1, ep-2 overdue
     ingest_violation(centre, "ep-fresh")
-    text = TestClient(app).get("/metrics").text
+    text = TestClient(app, client=("127.0.0.1", 50000)).get("/metrics").text
     lines = set(text.splitlines())
     assert "roadguard_central_review_backlog 3.0" in lines
     assert "roadguard_central_reviews_overdue 2.0" in lines
