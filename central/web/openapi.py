@@ -44,6 +44,8 @@ REASONS = {
     "415": "Not an accepted body type, or the upload is not an accepted photo format.",
     "422": "The request does not fit the parameters' or body's schema, or a rule between "
     "them (e.g. until before since).",
+    "429": "Too many wrong passwords for this account or from this address: wait the "
+    "Retry-After seconds (central.throttle).",
     "503": "The photo store is full or down; nothing was stored. See Retry-After.",
 }
 API_ERRORS = ("400", "401", "403", "404", "409", "413", "422")
@@ -55,6 +57,7 @@ OPEN311_ERRORS_OF = {
     ("post", "/open311/v2/requests.json"): ("400", "401", "403", "413", "415", "503"),
 }
 PUBLIC_API = {("post", "/api/v1/session"), ("delete", "/api/v1/session")}
+THROTTLED = {("post", "/api/v1/session")}  # a login may be refused for a while: 429
 
 _DAY_OR_EMPTY = {
     "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]
@@ -176,6 +179,11 @@ def true_document(document: dict[str, Any]) -> dict[str, Any]:
                     if status == "403" and public:
                         continue
                     responses.setdefault(status, _response(status, error))
+                if (method, path) in THROTTLED:
+                    responses["429"] = {
+                        **_response("429", error),
+                        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                    }
                 if "422" in responses:
                     responses["422"] = _response("422", validation)
     return document

@@ -52,7 +52,7 @@ def file_at(centre, reporter: str, place: tuple[float, float] | None, code: str 
         address_string=None if place else "the old bridge",
         attributes=answers,
     )
-    return file_report(centre, actor, sub)["service_request_id"]
+    return int(file_report(centre, actor, sub)["service_request_id"])
 
 
 @pytest.fixture
