@@ -18,6 +18,7 @@ the caller applies the batch again one message at a time to find the bad one.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import JSON, String, TypeDecorator, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -207,9 +208,38 @@ def _apply_batch(
 
 
 def _insert_many(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    """A Core executemany on the session's connection: sqlite3's executemany, psycopg's
-    pipeline (one parsed statement, rows streamed without waiting for each answer)."""
-    session.connection().execute(insert(model.__table__), rows)
+    """Insert `rows` in one statement. PostgreSQL: ``INSERT ... SELECT FROM unnest(arrays)``,
+    one array per column: one round trip for the batch, and the statement's text is the
+    same for any number of rows (an executemany is a statement per row; a multi-row VALUES
+    is a new text, parsed again, for each size). SQLite, in-process: a Core executemany."""
+    connection = session.connection()
+    dialect = connection.dialect
+    table = model.__table__
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    casts = []
+    params: dict[str, list[Any]] = {}
+    for n, name in enumerate(columns):
+        column_type = table.c[name].type
+        # Text, not varchar(n): a cast to varchar(n) would cut a long value short, where the
+        # insert into the column refuses it. Binary parameters: no array escaping.
+        sql_type = "TEXT" if isinstance(column_type, String) else column_type.compile(dialect)
+        casts.append(f"%(c{n})b::{sql_type}[]")
+        values = [row[name] for row in rows]
+        process = column_type.bind_processor(dialect)
+        if isinstance(column_type, TypeDecorator):
+            values = [column_type.process_bind_param(v, dialect) for v in values]
+        elif isinstance(column_type, JSON):
+            values = [None if v is None else json.dumps(v) for v in values]
+        elif process is not None:
+            values = [process(v) for v in values]
+        params[f"c{n}"] = [str(v) if isinstance(v, str) else v for v in values]  # StrEnum
+    quoted = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({quoted}) SELECT * FROM unnest({', '.join(casts)})", params
+    )
 
 
 RECORD_FIELDS = frozenset(EpisodeRecord.model_fields)
