@@ -11,6 +11,10 @@ Per worker count, two runs (see `roadguard/testing/fleet/` for the parts):
 - `paced`: `PACED_EPISODES` episodes per node spread so the fleet offers `PACED_FRACTION` of
   the one-worker capacity the burst measured (the same offered load for both worker
   counts): the latency of a centre that keeps up.
+- `backlog`: the workers are frozen while the fleet publishes `BACKLOG_EPISODES` per node,
+  then let go: msgs/s from the thaw to the last commit is the centre's capacity, which a
+  burst cannot show once one worker keeps up with everything the fleet (sharing the
+  machine's cores) can send. The scaling two workers / one worker is this ratio.
 
 Each run fails if anything is lost (a published message id or episode missing, or not in
 its final state) or counted twice (a message id stored twice, an episode with more than one
@@ -35,6 +39,7 @@ BURST_OFFERED = 2000.0  # msgs/s asked of the fleet: more than the centre can ta
 PACED_EPISODES = 2  # per node
 PACED_FRACTION = 0.5  # of the one-worker burst capacity
 PACED_FALLBACK = 60.0  # msgs/s when the one-worker run did not run first
+BACKLOG_EPISODES = 3  # per node
 RESULTS: dict[str, RunResult] = {}
 
 
@@ -65,14 +70,25 @@ def test_fleet(benchmark, rig, workers, capsys):
     paced = episode_scripts(NODES, PACED_EPISODES, rate, seed=200 + workers)
     paced_result = RESULTS[f"paced-{workers}"] = rig.run(f"paced, {workers} worker(s)", paced, rate)
 
+    backlog = episode_scripts(NODES, BACKLOG_EPISODES, BURST_OFFERED, seed=300 + workers)
+    label = f"backlog, {workers} worker(s)"
+    backlog_result = RESULTS[f"backlog-{workers}"] = rig.run(
+        label, backlog, BURST_OFFERED, backlog=True
+    )
+
     benchmark.extra_info.update(
         nodes=NODES,
         burst=result.extra_info(),
         paced=paced_result.extra_info(),
+        backlog=backlog_result.extra_info(),
     )
     with capsys.disabled():
         print(f"\n\nFleet load test, {NODES} nodes (publish -> PostgreSQL commit):")
         print(table(RESULTS.values()))
         print(cpu_table(RESULTS.values()))
-    problems = result.problems + paced_result.problems
+        if "backlog-1" in RESULTS and "backlog-2" in RESULTS:
+            one, two = RESULTS["backlog-1"].msgs_per_s, RESULTS["backlog-2"].msgs_per_s
+            print(f"capacity (backlog): 1 worker {one:.0f} msgs/s, 2 workers {two:.0f} msgs/s, "
+                  f"2/1 = {two / one:.2f}")  # fmt: skip
+    problems = result.problems + paced_result.problems + backlog_result.problems
     assert not problems, "\n".join(problems)

@@ -31,7 +31,9 @@ class Centre:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.db = database or Database(settings.resolved_database_url())
-        self.evidence = evidence or open_evidence_store(settings.evidence, settings.evidence_root())
+        self.evidence = evidence or open_evidence_store(
+            settings.evidence, settings.evidence_root(), self.db
+        )
         self.categories: ReportCategories = settings.reports.load_categories()
         self.sites: list[SitePlace] = settings.map.load_sites()
         # Urgent-report alerts for other systems; the web app swaps in MQTT when configured.

@@ -41,16 +41,21 @@ SHORT_NAMES: dict[str, tuple[str, ...]] = {
 
 
 class EvidenceConfig(StrictModel):
-    """Where evidence pictures live. `local` is content-addressed files on disk; another
-    backend (an S3-compatible store) plugs in behind `central.evidence.EvidenceStore`."""
+    """Where evidence pictures live. `local` is content-addressed files on disk, for one
+    machine; `database` is content-addressed rows in the centre's database, so several
+    centre machines share them; another backend (an S3-compatible store) plugs in behind
+    `central.evidence.EvidenceStore`."""
 
-    backend: Literal["local"] = Field(
-        "local", title="Backend", description="Evidence store implementation."
+    backend: Literal["local", "database"] = Field(
+        "local",
+        title="Backend",
+        description="local: files under `path` (one machine); database: rows in the "
+        "centre's database (several machines on one PostgreSQL).",
     )
     path: Path | None = Field(
         None,
         title="Folder",
-        description="Local store root; defaults to <data dir>/central/evidence.",
+        description="Local store root; defaults to <data dir>/central/evidence (backend local).",
     )
     max_bytes: int = Field(
         8 * 1024 * 1024, gt=0, title="Size limit", description="Largest accepted evidence file."

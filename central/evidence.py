@@ -2,8 +2,10 @@
 
 Content addressing makes a re-delivered JPEG free (same bytes, same key) and lets a file be
 checked against the hash the node sent. `LocalEvidenceStore` is the one-machine default;
-an S3-compatible store implements the same three methods and is picked by configuration
-(`EvidenceConfig.backend`).
+`DatabaseEvidenceStore` keeps the bytes as rows of the centre's database, so several centre
+machines on one PostgreSQL serve each other's pictures with nothing else shared (design.md,
+"Defaults and scale"); an S3-compatible store implements the same methods. Configuration
+picks one (`EvidenceConfig.backend`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,18 @@ import hashlib
 import os
 import re
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from central.config import EvidenceConfig
+from central.models import EvidenceBlob
+
+if TYPE_CHECKING:
+    from central.db import Database
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -86,7 +96,51 @@ class LocalEvidenceStore:
         self._path(sha256).unlink(missing_ok=True)
 
 
-def open_evidence_store(config: EvidenceConfig, default_root: Path) -> EvidenceStore:
+class DatabaseEvidenceStore:
+    """Rows of `evidence_blobs`, keyed by sha256, each `put` in its own short transaction
+    (the bytes are committed before the index row that names them, as on disk)."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    @staticmethod
+    def _key(sha256: str) -> str:
+        if not _SHA256.fullmatch(sha256):
+            raise EvidenceError(f"not a sha256 key: {sha256!r}")
+        return sha256
+
+    def put(self, data: bytes) -> str:
+        digest = sha256_of(data)
+        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+        row = {"sha256": digest, "size": len(data), "data": data, "stored_at": datetime.now(UTC)}
+        # Two workers storing the same picture at once: the second one's row is the same.
+        statement = dialect.insert(EvidenceBlob).values(row).on_conflict_do_nothing()
+        with self.db.session() as session:
+            session.execute(statement)
+        return digest
+
+    def get(self, sha256: str) -> bytes | None:
+        query = select(EvidenceBlob.data).where(EvidenceBlob.sha256 == self._key(sha256))
+        with self.db.session() as session:
+            return session.scalar(query)
+
+    def exists(self, sha256: str) -> bool:
+        query = select(EvidenceBlob.sha256).where(EvidenceBlob.sha256 == self._key(sha256))
+        with self.db.session() as session:
+            return session.scalar(query) is not None
+
+    def delete(self, sha256: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(EvidenceBlob).where(EvidenceBlob.sha256 == self._key(sha256)))
+
+
+def open_evidence_store(
+    config: EvidenceConfig, default_root: Path, database: Database | None = None
+) -> EvidenceStore:
     if config.backend == "local":
         return LocalEvidenceStore(config.path or default_root)
+    if config.backend == "database":
+        if database is None:
+            raise ValueError("the database evidence backend needs the centre's database")
+        return DatabaseEvidenceStore(database)
     raise ValueError(f"unknown evidence backend {config.backend!r}")  # pragma: no cover

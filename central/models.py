@@ -210,6 +210,20 @@ class Evidence(Base):
     )
 
 
+class EvidenceBlob(Base):
+    """Evidence bytes kept in the database (`EvidenceConfig.backend: database`), by their
+    sha256: every centre machine on the same database serves every picture, with nothing
+    but the database and the broker to share. Content-addressed, so a re-delivered or
+    shared picture is one row."""
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime]
+
+
 class DeadLetter(Base):
     """A message the centre will never store (bad values, off the contract, a node writing
     about another node's episode), kept as it came with the reason, for an admin to read.

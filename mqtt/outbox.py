@@ -12,7 +12,10 @@ When a row may leave depends on its kind (design.md, "Delivery"):
 - health and command acks are periodic or best effort: they leave on the PUBACK.
 
 SQLite in WAL mode, `synchronous=FULL` by default: an edge box loses power more often than a
-server, and an episode is worth an fsync. Rows are sent in `rowid` order, which is the order
+server, and an episode is worth an fsync. The fsync is shared (group commit): messages that
+arrive while a commit is under way (cameras and evidence uploads publish at once) are
+stored together in the next transaction, and each `enqueue` still returns only once its
+own row is on disk. Rows are sent in `rowid` order, which is the order
 they were written; `seq` is allocated in the same transaction as the row, so it survives
 restarts and never repeats.
 
@@ -150,6 +153,9 @@ class Outbox:
         self.synchronous = synchronous
         self.dropped_health = 0  # health dropped by the full-outbox policy, this process
         self._lock = threading.RLock()
+        self._group = threading.Condition()  # enqueue callers waiting for a group commit
+        self._jobs: list[_Job] = []
+        self._leading = False  # one caller commits the waiting jobs at a time
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
@@ -205,34 +211,77 @@ class Outbox:
     # -- writing ----------------------------------------------------------------------------
     def enqueue(self, kind: Kind, build: Callable[[int], Message]) -> Message | None:
         """Allocate the next `seq`, build the message with it and store it, atomically, so
-        rows and seqs come out in the same order. Returns None for a refused health
-        message; raises OutboxFull for anything else that does not fit."""
+        rows and seqs come out in the same order; durable (fsync) when this returns. Returns
+        None for a refused health message; raises OutboxFull for anything else that does
+        not fit.
+
+        Group commit: callers that arrive while a commit is under way are stored together
+        in the next transaction, by whichever of them gets there first, with one fsync for
+        all of them; each still returns only once its own row is on disk."""
+        job = _Job(kind, build)
+        with self._group:
+            self._jobs.append(job)
+            while not job.done:
+                if not self._leading:
+                    self._leading = True
+                    jobs, self._jobs = self._jobs, []
+                    break
+                self._group.wait()
+            else:
+                return job.outcome()
+        try:
+            self._commit_jobs(jobs)
+        finally:
+            with self._group:
+                self._leading = False
+                for done in jobs:
+                    done.done = True
+                self._group.notify_all()
+        return job.outcome()
+
+    def _commit_jobs(self, jobs: list[_Job]) -> None:
+        """One transaction, one savepoint per job (a refused job takes back only its own
+        rows), one commit."""
         with self._lock:
+            saved = (self._count, self._bytes)
             try:
                 with self._transaction():
-                    message = build(self._bump("seq"))
-                    if message.kind != kind:
-                        raise ValueError(f"built a {message.kind} message for kind {kind}")
-                    size = _row_size(message)
-                    if not self._make_room(size):
-                        if kind in DROPPABLE:
-                            self.dropped_health += 1
-                            log.warning("outbox full: dropping new %s message", kind)
-                            raise _Refused
-                        raise OutboxFull(
-                            f"outbox full ({self._count} messages, {self._bytes} bytes; limit "
-                            f"{self.max_messages} / {self.max_bytes}): {kind} {message.msg_id} "
-                            "not queued; only episodes/evidence/acks remain, none are dropped"
-                        )
-                    self._insert(message, size)
-                    self._bump(f"produced:{kind}")
-            except _Refused:
-                return None
+                    for job in jobs:
+                        self._db.execute("SAVEPOINT job")
+                        before = (self._count, self._bytes)
+                        try:
+                            job.result = self._store_one(job.kind, job.build)
+                        except BaseException as exc:  # noqa: BLE001 - handed to its caller
+                            self._db.execute("ROLLBACK TO job")
+                            self._count, self._bytes = before
+                            job.result, job.error = None, exc
+                        self._db.execute("RELEASE job")
             except sqlite3.OperationalError as exc:
-                if "full" in str(exc).lower():
-                    raise OutboxFull(f"outbox disk full: {exc}") from exc
-                raise
-            return message
+                self._count, self._bytes = saved
+                full = "full" in str(exc).lower()
+                error = OutboxFull(f"outbox disk full: {exc}") if full else exc
+                for job in jobs:
+                    if job.error is None:
+                        job.result, job.error = None, error
+
+    def _store_one(self, kind: Kind, build: Callable[[int], Message]) -> Message | None:
+        message = build(self._bump("seq"))
+        if message.kind != kind:
+            raise ValueError(f"built a {message.kind} message for kind {kind}")
+        size = _row_size(message)
+        if not self._make_room(size):
+            if kind in DROPPABLE:
+                self.dropped_health += 1
+                log.warning("outbox full: dropping new %s message", kind)
+                raise _Refused
+            raise OutboxFull(
+                f"outbox full ({self._count} messages, {self._bytes} bytes; limit "
+                f"{self.max_messages} / {self.max_bytes}): {kind} {message.msg_id} "
+                "not queued; only episodes/evidence/acks remain, none are dropped"
+            )
+        self._insert(message, size)
+        self._bump(f"produced:{kind}")
+        return message
 
     def put(self, message: Message) -> None:
         """Store a message that needs no new seq (tests, re-queued dead letters)."""
@@ -457,6 +506,26 @@ def _row_size(message: Message) -> int:
 
 class _Refused(Exception):
     """Internal: roll back a refused droppable message."""
+
+
+@dataclass
+class _Job:
+    """One `enqueue` waiting for a group commit."""
+
+    kind: Kind
+    build: Callable[[int], Message]
+    done: bool = False
+    result: Message | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> Message | None:
+        if isinstance(self.error, _Refused):
+            return None
+        if self.error is not None:
+            if isinstance(self.error, sqlite3.OperationalError) and "full" in str(self.error):
+                raise OutboxFull(f"outbox disk full: {self.error}") from self.error
+            raise self.error
+        return self.result
 
 
 class _Transaction:

@@ -11,6 +11,14 @@ Why it is built this way (design.md, "Delivery"):
 - paho's network thread only queues messages; one ingest thread handles them in order, so
   a slow or failing database never stalls keep-alives, and the broker's in-flight window to
   this worker bounds the queue.
+- **Batches.** The ingest thread takes what has arrived, up to `BATCH_MAX` messages, and
+  stores it in one transaction (`ingest_batch`): one commit and a few round trips per batch
+  instead of per message. It never waits to fill a batch: a lone message goes at once, and
+  under load the queue fills them. Every message of a batch is acknowledged to the broker
+  (paho manual ack) only after that transaction committed, so a worker killed mid-batch
+  leaves all of it with the broker. If the batch fails for good, its messages are stored
+  again one at a time, so the one no database holds becomes a dead letter and the rest
+  are stored.
 - **End-to-end receipts.** Once a message's effect is committed (or it was a re-send of a
   committed one), its id goes into a `Receipt` to its node, batched per node for up to
   `RECEIPT_BATCH` ids or `RECEIPT_DELAY_S`. The node forgets an outbox row only then, so
@@ -37,6 +45,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -48,14 +57,23 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import exc as sa_exc
 
 from central.centre import Centre
-from central.episodes.dead_letters import store_dead_letter
-from central.episodes.ingest import IngestError, ingest_episode, ingest_evidence, ingest_status
+from central.episodes.dead_letters import dead_letter, store_dead_letters
+from central.episodes.ingest import (
+    IngestError,
+    IngestResult,
+    Item,
+    Outcome,
+    ingest_batch,
+    prepare_evidence,
+)
+from central.models import DeadLetter
 from mqtt import topics
 from mqtt.payloads import EVIDENCE_META_PROPERTY, Episode, Evidence, Receipt, Refusal, Status
 from mqtt.receive import Received, Rejected, user_properties, validate_message
 
 log = logging.getLogger(__name__)
 
+BATCH_MAX = 100  # messages per transaction, at most (the broker's in-flight window is 100)
 RECEIPT_BATCH = 200  # ids per receipt message, at most
 RECEIPT_DELAY_S = 0.05  # how long an id may wait for others to share its receipt
 RETRY_FIRST_S, RETRY_MAX_S = 0.2, 30.0  # back-off while the database is unavailable
@@ -207,69 +225,176 @@ class EpisodeConsumer:
             self._changed.notify_all()
 
     def _work(self) -> None:
-        while True:
+        stopping = False
+        while not stopping:
             wait = None
             if self._receipts.oldest is not None:
                 wait = max(0.0, self._receipts.oldest + RECEIPT_DELAY_S - time.monotonic())
             try:
-                message = self._inbox.get(timeout=wait)
+                first = self._inbox.get(timeout=wait)
             except queue.Empty:
                 self._send_receipts()
                 continue
-            if message is None:
-                break
-            try:
-                self._handle(message)
-            except _Stopping:
-                break
-            if self._receipts.size >= RECEIPT_BATCH:
+            batch, stopping = self._batch(first)
+            if batch:
+                try:
+                    self._handle_batch(batch)
+                except _Stopping:
+                    break
+            if self._receipts.size >= RECEIPT_BATCH or self._receipts_due():
                 self._send_receipts()
         self._send_receipts()
 
-    def _handle(self, message: paho.MQTTMessage) -> None:
+    def _batch(self, first: paho.MQTTMessage | None) -> tuple[list[paho.MQTTMessage], bool]:
+        """`first` and what else has arrived meanwhile, up to `BATCH_MAX` (never waiting: a
+        lone message is not held back; under load the batches fill themselves). True when
+        `stop()` was asked for (what came before it is still handled)."""
+        if first is None:
+            return [], True
+        batch = [first]
+        while len(batch) < BATCH_MAX:
+            try:
+                message = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:
+                return batch, True
+            batch.append(message)
+        return batch, False
+
+    def _receipts_due(self) -> bool:
+        oldest = self._receipts.oldest
+        return oldest is not None and time.monotonic() - oldest >= RECEIPT_DELAY_S
+
+    def _handle_batch(self, messages: list[paho.MQTTMessage]) -> None:
+        """Validate, store in one transaction, then acknowledge each message in the order it
+        came: applied or a duplicate (receipt), a dead letter (refused in the receipt), or
+        a picture the full disk could not take (no receipt: the node sends it again)."""
+        verdicts: list[_Verdict] = []
+        items: list[Item] = []
+        for message in messages:
+            verdict = self._prepare(message)
+            verdicts.append(verdict)
+            if verdict.item is not None:
+                items.append(verdict.item)
+        if items:
+            outcomes = self._store(items)
+            pending = iter(outcomes)
+            for verdict in verdicts:
+                if verdict.item is not None:
+                    verdict.outcome = outcome = next(pending)
+                    if isinstance(outcome, IngestError):
+                        verdict.dead = (outcome.reason, str(outcome))
+        letters = [v for v in verdicts if v.dead is not None]
+        if letters:
+            rows = [self._letter(v) for v in letters]
+            self._until_stored(lambda: store_dead_letters(self.centre, rows))
+        counts: Counter[str] = Counter()
+        for verdict in verdicts:
+            self._ack(verdict.message)
+            counts[self._settle(verdict)] += 1
+        with self._changed:
+            self.counts.update(counts)
+            self._changed.notify_all()
+
+    def _prepare(self, message: paho.MQTTMessage) -> _Verdict:
+        """Check one message and make it an ingest item; evidence bytes go to the store now,
+        before the transaction that indexes them."""
+        verdict = _Verdict(message)
         try:
             received = validate_message(message.topic, message.payload, message.properties)
         except Rejected as exc:
-            self._dead(message, exc.category, exc.detail)
-            return
+            verdict.dead = (exc.category, exc.detail)
+            return verdict
         except Exception as exc:  # a bug must not stop ingest: keep the message, say why
             log.exception("receiver failed on %r", message.topic[:200])
-            self._dead(message, "internal-error", f"{type(exc).__name__}: {exc}")
-            return
-        kind = received.topic.kind
+            verdict.dead = ("internal-error", f"{type(exc).__name__}: {exc}")
+            return verdict
+        verdict.received = received
+        payload = received.payload
+        if isinstance(payload, Episode | Status):
+            verdict.item = payload
+        elif isinstance(payload, Evidence):
+            assert received.data is not None
+            data = received.data
+            try:
+                verdict.item = self._until_stored(
+                    lambda: prepare_evidence(self.centre, data, payload)
+                )
+            except IngestError as exc:
+                verdict.dead = (exc.reason, str(exc))
+            except OSError as exc:
+                # A full evidence disk: not this worker's to wait out. The broker is answered
+                # so the flow goes on; without a receipt the node sends the picture again.
+                log.error(
+                    "could not store %s (%s); the node will send it again", message.topic, exc
+                )
+                verdict.deferred = True
+            except _Stopping:
+                raise
+            except Exception as exc:  # would fail the same way every time: dead-letter it
+                log.exception("evidence failed for good on %s", message.topic[:200])
+                verdict.dead = ("unstorable", f"{type(exc).__name__}: {exc}")
+        else:
+            verdict.dead = ("wrong-topic", f"unexpected payload {payload.schema_}")
+        return verdict
+
+    def _store(self, items: list[Item]) -> list[Outcome]:
+        """One transaction for the batch (retried while the database is unavailable). When it
+        fails for good, one of its messages is one no database holds: apply them one by one,
+        so that one becomes a dead letter and the others are stored."""
         try:
-            applied = self._until_stored(lambda: self._ingest(received))
-        except IngestError as exc:
-            self._dead(message, exc.reason, str(exc), received)
-            return
-        except OSError as exc:
-            # A full evidence disk: not this worker's to wait out. The broker is answered so
-            # the flow goes on; without a receipt the node sends the picture again later.
-            log.error("could not store %s (%s); the node will send it again", message.topic, exc)
-            self._ack(message)
-            self._count(f"{kind}:deferred")
-            return
+            return self._until_stored(lambda: ingest_batch(self.centre, items))
         except _Stopping:
             raise
-        except Exception as exc:  # would fail the same way every time: dead-letter it
-            log.exception("ingest failed for good on %s", message.topic[:200])
-            self._dead(message, "unstorable", f"{type(exc).__name__}: {exc}", received)
-            return
-        self._ack(message)
+        except Exception as exc:
+            if len(items) == 1:
+                return [_unstorable(exc)]
+            log.warning("a batch of %d failed (%s); storing them one by one", len(items), exc)
+        outcomes: list[Outcome] = []
+        for item in items:
+            try:
+                outcomes += self._until_stored(lambda item=item: ingest_batch(self.centre, [item]))
+            except _Stopping:
+                raise
+            except Exception as exc:
+                outcomes.append(_unstorable(exc))
+        return outcomes
+
+    def _settle(self, verdict: _Verdict) -> str:
+        """Note the receipt owed for one handled message; returns what to count."""
+        message, received, outcome = verdict.message, verdict.received, verdict.outcome
+        if verdict.dead is not None:
+            reason, detail = verdict.dead
+            node, message_id = _sender(message, received)
+            if node is not None and message_id is not None and _is_receipted(message.topic):
+                self._receipts.add(node, message_id, f"{reason}: {detail}")
+            return f"dead:{reason}"
+        assert received is not None
+        kind = received.topic.kind
+        if verdict.deferred:
+            return f"{kind}:deferred"
+        assert isinstance(outcome, IngestResult)
         if kind in ("episode", "evidence"):
             self._receipts.add(received.topic.node, received.payload.id)
-        self._count(f"{kind}:{'applied' if applied else 'duplicate'}")
+        return f"{kind}:{'applied' if outcome.applied else 'duplicate'}"
 
-    def _ingest(self, received: Received) -> bool:
-        payload = received.payload
-        if isinstance(payload, Episode):
-            return ingest_episode(self.centre, payload).applied
-        if isinstance(payload, Evidence):
-            assert received.data is not None
-            return ingest_evidence(self.centre, received.data, payload).applied
-        if isinstance(payload, Status):
-            return ingest_status(self.centre, payload).applied
-        raise IngestError(f"unexpected payload {payload.schema_}", "wrong-topic")
+    def _letter(self, verdict: _Verdict) -> DeadLetter:
+        assert verdict.dead is not None
+        message = verdict.message
+        reason, detail = verdict.dead
+        node, message_id = _sender(message, verdict.received)
+        log.warning("dead letter from %s on %r: %s: %s", node, message.topic[:200], reason, detail)
+        return dead_letter(
+            self.centre,
+            topic=message.topic,
+            payload=bytes(message.payload),
+            meta=user_properties(message.properties).get(EVIDENCE_META_PROPERTY),
+            node_id=node,
+            message_id=str(message_id) if message_id else None,
+            reason=reason,
+            detail=detail,
+        )
 
     def _until_stored(self, attempt: Callable[[], T]) -> T:
         """Run `attempt`, retrying a database that is unavailable with back-off, until it
@@ -286,34 +411,6 @@ class EpisodeConsumer:
             if self._stopping.wait(delay):
                 raise _Stopping
             delay = min(RETRY_MAX_S, delay * 2)
-
-    def _dead(
-        self,
-        message: paho.MQTTMessage,
-        reason: str,
-        detail: str,
-        received: Received | None = None,
-    ) -> None:
-        """Keep the message in the dead letters, acknowledge it, refuse it in the receipt."""
-        node, message_id = _sender(message, received)
-        meta = user_properties(message.properties).get(EVIDENCE_META_PROPERTY)
-        log.warning("dead letter from %s on %r: %s: %s", node, message.topic[:200], reason, detail)
-        self._until_stored(
-            lambda: store_dead_letter(
-                self.centre,
-                topic=message.topic,
-                payload=bytes(message.payload),
-                meta=meta,
-                node_id=node,
-                message_id=str(message_id) if message_id else None,
-                reason=reason,
-                detail=detail,
-            )
-        )
-        self._ack(message)
-        if node is not None and message_id is not None and _is_receipted(message.topic):
-            self._receipts.add(node, message_id, f"{reason}: {detail}")
-        self._count(f"dead:{reason}")
 
     def _ack(self, message: paho.MQTTMessage) -> None:
         if message.qos > 0:
@@ -334,6 +431,24 @@ class EpisodeConsumer:
 
 class _Stopping(Exception):
     """Internal: the consumer is stopping while it waits for the database."""
+
+
+@dataclass
+class _Verdict:
+    """What becomes of one message of a batch."""
+
+    message: paho.MQTTMessage
+    received: Received | None = None
+    item: Item | None = None  # what goes to ingest
+    outcome: Outcome | None = None  # what ingest said
+    dead: tuple[str, str] | None = None  # (reason, detail): a dead letter
+    deferred: bool = False  # a picture the evidence store could not take now
+
+
+def _unstorable(exc: Exception) -> IngestError:
+    """A message whose transaction failed for good (a value no database holds, a bug)."""
+    log.error("ingest failed for good: %s: %s", type(exc).__name__, exc)
+    return IngestError(f"{type(exc).__name__}: {exc}", "unstorable")
 
 
 def _is_receipted(topic: str) -> bool:

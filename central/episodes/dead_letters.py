@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ def _text(value: str, limit: int) -> str:
     return cleaned.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
-def store_dead_letter(
+def dead_letter(
     centre: Centre,
     *,
     topic: str,
@@ -35,9 +36,9 @@ def store_dead_letter(
     node_id: str | None = None,
     message_id: str | None = None,
     meta: str | None = None,
-) -> int:
-    """Write one dead letter in its own transaction. Returns its id."""
-    row = DeadLetter(
+) -> DeadLetter:
+    """One dead letter row, made safe for any database, not yet stored."""
+    return DeadLetter(
         received_at=centre.clock.now(),
         topic=_text(topic, 1024),
         node_id=_text(node_id, 128) if node_id else None,
@@ -48,6 +49,17 @@ def store_dead_letter(
         payload_size=len(payload),
         meta=_text(meta, 65536) if meta is not None else None,
     )
+
+
+def store_dead_letters(centre: Centre, rows: list[DeadLetter]) -> None:
+    """Write dead letters (a consumer's batch has them) in one transaction."""
+    with centre.db.session() as session:
+        session.add_all(rows)
+
+
+def store_dead_letter(centre: Centre, **fields: Any) -> int:
+    """Write one dead letter (`dead_letter`'s fields) in its own transaction. Returns its id."""
+    row = dead_letter(centre, **fields)
     with centre.db.session() as session:
         session.add(row)
         session.flush()

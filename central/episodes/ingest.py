@@ -5,17 +5,28 @@ transaction as its effect, so a re-delivered or twice-consumed message changes n
 when two central workers race on it. Episode payloads are full snapshots; a snapshot older
 than the one stored (lower `seq`) still counts as applied but cannot move data backwards,
 and the workflow only moves forward.
+
+Messages are applied in batches (`ingest_batch`), one transaction for up to a hundred of
+them: a commit (an fsync on PostgreSQL) and the round trips to look up ids and episodes are
+paid once per batch, not once per message. The batch takes its locks in one order (the
+episodes it touches, by id, before anything is inserted), so two workers on PostgreSQL
+wait for each other instead of deadlocking. A message the centre can never accept
+(`IngestError`: another node's episode) is answered in the batch and leaves no trace in it;
+anything else that fails (a value the database refuses) fails the whole transaction, and
+the caller applies the batch again one message at a time to find the bad one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import JSON, String, TypeDecorator, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,6 +73,23 @@ class IngestResult:
     deadline: datetime | None = None  # the review deadline, when this made one
 
 
+@dataclass(frozen=True)
+class EvidenceItem:
+    """An evidence picture checked and in the evidence store, its index row still to write
+    (`prepare_evidence`)."""
+
+    node_id: str
+    episode_id: str
+    name: str
+    sha256: str
+    size: int
+    content_type: str
+
+
+Item = EpisodePayload | EvidenceItem | StatusPayload
+Outcome = IngestResult | IngestError
+
+
 def _parse(model: type[Any], payload: Any) -> Any:
     if isinstance(payload, model):
         return payload
@@ -73,63 +101,193 @@ def _parse(model: type[Any], payload: Any) -> Any:
         raise IngestError(f"invalid {model.SCHEMA_NAME} payload: {exc}") from exc
 
 
-def _retrying(centre: Centre, message_id: str, apply: Any) -> Any:
-    """Run `apply(session)` in a transaction; on a unique-key race, the message was either
-    applied by another worker (duplicate) or the episode row was created under us (retry)."""
+def ingest_batch(centre: Centre, items: Sequence[Item]) -> list[Outcome]:
+    """Apply `items` in one transaction, in order; one outcome per item: an `IngestResult`,
+    or the `IngestError` that refuses it (nothing of it was written). Raises what the
+    database raises (the whole batch is then rolled back); a unique-key race with another
+    worker is retried here, and the ids it committed meanwhile come out as duplicates."""
+    if not items:
+        return []
+    now = centre.clock.now()
+    window = centre.settings.review_window_s
     for attempt in range(_RETRIES):
         try:
             with centre.db.session() as session:
-                return apply(session)
+                outcomes = _apply_batch(session, items, now, window)
+            break
         except IntegrityError:
-            with centre.db.session() as session:
-                if session.get(IngestedMessage, message_id) is not None:
-                    return None
             if attempt == _RETRIES - 1:
                 raise
-    return None  # pragma: no cover
+    deadlines = [o.deadline for o in outcomes if isinstance(o, IngestResult) and o.deadline]
+    if deadlines:
+        centre.deadline_added(min(deadlines))
+    for outcome, item in zip(outcomes, items, strict=True):
+        if isinstance(outcome, IngestResult) and outcome.detail == "conflict":
+            assert isinstance(item, EvidenceItem)
+            log.warning(
+                "evidence %s/%s re-sent with other bytes; kept the first",
+                item.episode_id,
+                item.name,
+            )
+    return outcomes
 
 
-def ingest_episode(centre: Centre, payload: EpisodePayload | bytes | str | dict) -> IngestResult:
-    """Apply one episode transition. Returns what happened; raises IngestError on bad input."""
-    message: EpisodePayload = _parse(EpisodePayload, payload)
-    message_id = str(message.id)
-    now = centre.clock.now()
-
-    def apply(session: Session) -> IngestResult:
-        if session.get(IngestedMessage, message_id) is not None:
-            return IngestResult(False, message.episode_id, None, "duplicate")
-        session.add(
-            IngestedMessage(
-                id=message_id,
-                kind="episode",
-                node_id=message.node_id,
-                seq=message.seq,
-                received_at=now,
+def _apply_batch(
+    session: Session, items: Sequence[Item], now: datetime, review_window_s: float
+) -> list[Outcome]:
+    episode_messages = [i for i in items if isinstance(i, EpisodePayload)]
+    pictures = [i for i in items if isinstance(i, EvidenceItem)]
+    # 1. Lock every episode the batch touches, in id order (PostgreSQL: no deadlock between
+    #    workers; SQLite has one writer and ignores FOR UPDATE).
+    wanted = sorted({m.episode_id for m in episode_messages} | {p.episode_id for p in pictures})
+    episodes: dict[str, Episode | _NewEpisode] = {}
+    if wanted:
+        found = session.scalars(
+            select(Episode).where(Episode.id.in_(wanted)).order_by(Episode.id).with_for_update()
+        )
+        episodes = {e.id: e for e in found}
+    # 2. Which message ids were applied before (re-deliveries); which evidence is indexed.
+    seen: set[str] = set()
+    if episode_messages:
+        ids = [str(m.id) for m in episode_messages]
+        seen = set(session.scalars(select(IngestedMessage.id).where(IngestedMessage.id.in_(ids))))
+    indexed: dict[tuple[str, str, str], str] = {}
+    if pictures:
+        keys = {(p.node_id, p.episode_id, p.name) for p in pictures}
+        rows = session.execute(
+            select(Evidence.node_id, Evidence.episode_id, Evidence.name, Evidence.sha256).where(
+                tuple_(Evidence.node_id, Evidence.episode_id, Evidence.name).in_(sorted(keys))
             )
         )
-        session.flush()
-        return _apply_episode(session, message, now, centre.settings.review_window_s)
+        indexed = {(n, e, name): sha for n, e, name, sha in rows}
+    # 3. Apply in arrival order, in memory; new episodes are added in id order at the end.
+    outcomes: list[Outcome] = []
+    fresh: list[dict[str, Any]] = []
+    new_episodes: dict[str, _NewEpisode] = {}
+    new_evidence: list[dict[str, Any]] = []
+    with session.no_autoflush:
+        for item in items:
+            try:
+                if isinstance(item, EpisodePayload):
+                    message_id = str(item.id)
+                    if message_id in seen:
+                        outcomes.append(IngestResult(False, item.episode_id, None, "duplicate"))
+                        continue
+                    result = _apply_episode(
+                        session, episodes, new_episodes, item, now, review_window_s
+                    )
+                    seen.add(message_id)
+                    fresh.append(
+                        {
+                            "id": message_id,
+                            "kind": "episode",
+                            "node_id": item.node_id,
+                            "seq": item.seq,
+                            "received_at": now,
+                        }
+                    )
+                elif isinstance(item, EvidenceItem):
+                    result = _apply_evidence(episodes, indexed, new_evidence, item, now)
+                else:
+                    result = _apply_status(session, item, now)
+            except IngestError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(result)
+    # 4. Write, each kind in key order: the new episodes, the changes to the others and the
+    #    audit rows, the message ids (the idempotency keys), the evidence index. Core
+    #    inserts on the session's connection: no autoflush, no ORM bookkeeping per row.
+    if new_episodes:
+        _insert_many(session, Episode, [new_episodes[key].row() for key in sorted(new_episodes)])
+    session.flush()
+    if fresh:
+        _insert_many(session, IngestedMessage, sorted(fresh, key=lambda row: row["id"]))
+    if new_evidence:
+        _insert_many(session, Evidence, new_evidence)
+    return outcomes
 
-    result = _retrying(centre, message_id, apply)
-    if result is None:
-        return IngestResult(False, message.episode_id, None, "duplicate")
-    if result.deadline is not None:
-        centre.deadline_added(result.deadline)
-    return result
+
+def _insert_many(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` in one statement. PostgreSQL: ``INSERT ... SELECT FROM unnest(arrays)``,
+    one array per column: one round trip for the batch, and the statement's text is the
+    same for any number of rows (an executemany is a statement per row; a multi-row VALUES
+    is a new text, parsed again, for each size). SQLite, in-process: a Core executemany."""
+    connection = session.connection()
+    dialect = connection.dialect
+    table = model.__table__
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    casts = []
+    params: dict[str, list[Any]] = {}
+    for n, name in enumerate(columns):
+        column_type = table.c[name].type
+        # Text, not varchar(n): a cast to varchar(n) would cut a long value short, where the
+        # insert into the column refuses it. Binary parameters: no array escaping.
+        sql_type = "TEXT" if isinstance(column_type, String) else column_type.compile(dialect)
+        casts.append(f"%(c{n})b::{sql_type}[]")
+        values = [row[name] for row in rows]
+        process = column_type.bind_processor(dialect)
+        if isinstance(column_type, TypeDecorator):
+            values = [column_type.process_bind_param(v, dialect) for v in values]
+        elif isinstance(column_type, JSON):
+            values = [None if v is None else json.dumps(v) for v in values]
+        elif process is not None:
+            values = [process(v) for v in values]
+        params[f"c{n}"] = [str(v) if isinstance(v, str) else v for v in values]  # StrEnum
+    quoted = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({quoted}) SELECT * FROM unnest({', '.join(casts)})", params
+    )
 
 
 RECORD_FIELDS = frozenset(EpisodeRecord.model_fields)
 
 
+@dataclass
+class _NewEpisode:
+    """An episode first heard of in this batch: a plain row until it is inserted (the ORM's
+    bookkeeping for an object costs more than the row's share of a bulk insert). Same
+    attribute names as `Episode`, so the transitions below work on either."""
+
+    id: str
+    node_id: str
+    camera_id: str
+    last_event: str
+    last_seq: int
+    state: str
+    first_seen_at: datetime
+    updated_at: datetime
+    record: dict[str, Any]
+    zone_id: str = ""
+    zone_name: str = ""
+    vehicle_class: str = ""
+    plate: str | None = None
+    violation_at: datetime | None = None
+    ended_at: datetime | None = None
+    review_deadline: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 def _apply_episode(
-    session: Session, message: EpisodePayload, now: datetime, review_window_s: float
+    session: Session,
+    episodes: dict[str, Episode | _NewEpisode],
+    new_episodes: dict[str, _NewEpisode],
+    message: EpisodePayload,
+    now: datetime,
+    review_window_s: float,
 ) -> IngestResult:
+    """One snapshot onto `episodes` (the batch's rows, by id); a new episode also goes into
+    `new_episodes`, inserted by the caller."""
     occurred = message.occurred_at or message.sent_at
     record = message.model_dump(mode="json", include=RECORD_FIELDS)  # the record, no envelope
-    episode = session.get(Episode, message.episode_id, with_for_update=True)
+    episode = episodes.get(message.episode_id)
     _owned(episode, message.node_id)
     if episode is None:
-        episode = Episode(
+        episode = _NewEpisode(
             id=message.episode_id,
             node_id=message.node_id,
             camera_id=message.camera_id,
@@ -140,9 +298,8 @@ def _apply_episode(
             updated_at=now,
             record=record,
         )
-        session.add(episode)
         _describe(episode, message, record)
-        session.flush()
+        episodes[episode.id] = new_episodes[episode.id] = episode
     elif message.seq > episode.last_seq:
         _describe(episode, message, record)
         episode.updated_at = now
@@ -153,7 +310,9 @@ def _apply_episode(
     return IngestResult(True, episode.id, episode.state, detail, deadline)
 
 
-def _describe(episode: Episode, message: EpisodePayload, record: dict[str, Any]) -> None:
+def _describe(
+    episode: Episode | _NewEpisode, message: EpisodePayload, record: dict[str, Any]
+) -> None:
     """Copy the descriptive fields of the newest snapshot; a plate once read is kept."""
     episode.zone_id = message.zone_id
     episode.zone_name = message.zone_name
@@ -166,7 +325,7 @@ def _describe(episode: Episode, message: EpisodePayload, record: dict[str, Any])
 
 def _advance(
     session: Session,
-    episode: Episode,
+    episode: Episode | _NewEpisode,
     message: EpisodePayload,
     occurred: datetime,
     now: datetime,
@@ -180,18 +339,81 @@ def _advance(
     if message.event == "violation":
         # The pages say what a system move means in the reader's language and time
         # (central.web.labels.REASONS); no prose is stored for it.
-        move(session, episode, ReviewState.pending_review, actor, now, "violation")
+        move(session, _as_episode(episode), ReviewState.pending_review, actor, now, "violation")
         episode.violation_at = occurred
         # The deadline runs from arrival: officers cannot review what has not reached them.
         episode.review_deadline = now + timedelta(seconds=review_window_s)
         return True
     if message.event in ("dissuaded", "cleared", "expired"):
-        move(session, episode, ReviewState(message.event), actor, now, message.event)
+        move(session, _as_episode(episode), ReviewState(message.event), actor, now, message.event)
         episode.ended_at = occurred
     return False
 
 
-def ingest_evidence(
+def _as_episode(episode: Episode | _NewEpisode) -> Episode:
+    """`move` reads and sets only `id`, `state` and `updated_at`, which both have."""
+    return episode  # type: ignore[return-value]
+
+
+def _apply_evidence(
+    episodes: dict[str, Episode | _NewEpisode],
+    indexed: dict[tuple[str, str, str], str],
+    new_rows: list[dict[str, Any]],
+    item: EvidenceItem,
+    now: datetime,
+) -> IngestResult:
+    _owned(episodes.get(item.episode_id), item.node_id)
+    key = (item.node_id, item.episode_id, item.name)
+    existing = indexed.get(key)
+    if existing is not None:
+        same = existing == item.sha256
+        return IngestResult(False, item.episode_id, None, "duplicate" if same else "conflict")
+    indexed[key] = item.sha256
+    new_rows.append(
+        {
+            "node_id": item.node_id,
+            "episode_id": item.episode_id,
+            "name": item.name,
+            "sha256": item.sha256,
+            "size": item.size,
+            "content_type": item.content_type,
+            "received_at": now,
+        }
+    )
+    return IngestResult(True, item.episode_id, None)
+
+
+def _apply_status(session: Session, message: StatusPayload, now: datetime) -> IngestResult:
+    node = session.get(Node, message.node_id, with_for_update=True)
+    if node is None:
+        node = Node(node_id=message.node_id, cameras=[], updated_at=now)
+        session.add(node)
+    stale = node.birth_seq is not None and message.restarts < node.birth_seq
+    if message.state == "offline" and stale:
+        return IngestResult(False, "", "online" if node.online else "offline", "stale")
+    node.online = message.state == "online"
+    node.version = message.software_version
+    node.status_at = message.sent_at
+    node.updated_at = now
+    if node.online:
+        node.birth_seq = message.restarts
+        node.cameras = list(message.cameras)
+    return IngestResult(True, "", message.state)
+
+
+def _one(centre: Centre, item: Item) -> IngestResult:
+    (outcome,) = ingest_batch(centre, [item])
+    if isinstance(outcome, IngestError):
+        raise outcome
+    return outcome
+
+
+def ingest_episode(centre: Centre, payload: EpisodePayload | bytes | str | dict) -> IngestResult:
+    """Apply one episode transition. Returns what happened; raises IngestError on bad input."""
+    return _one(centre, _parse(EpisodePayload, payload))
+
+
+def prepare_evidence(
     centre: Centre,
     data: bytes,
     meta: EvidenceMeta | bytes | str | dict | None = None,
@@ -199,8 +421,9 @@ def ingest_evidence(
     episode_id: str | None = None,
     name: str | None = None,
     node_id: str | None = None,
-) -> IngestResult:
-    """Store one evidence JPEG and index it under its node and `<episode-id>/<name>`.
+) -> EvidenceItem:
+    """Check one evidence JPEG and put it in the evidence store; its index row is written by
+    `ingest_batch`. The bytes go first: a committed row always has its picture.
 
     `meta` is the node's `Evidence` document (from the MQTT v5 user property); without it the
     node, episode id and name come from the topic. A hash that does not match the bytes is
@@ -222,83 +445,32 @@ def ingest_evidence(
         raise IngestError(
             f"evidence {episode_id}/{name}: sha256 does not match its bytes", "corrupt-evidence"
         )
-    with centre.db.session() as session:
+    with centre.db.session() as session:  # checked again in the batch; here to store nothing
         _owned(session.get(Episode, episode_id), node_id)
     try:
         centre.evidence.put(data)
     except EvidenceError as exc:  # pragma: no cover - put only raises on a bad key
         raise IngestError(str(exc)) from exc
-    now = centre.clock.now()
     content_type = parsed.content_type if parsed else "image/jpeg"
+    return EvidenceItem(node_id, episode_id, name, digest, len(data), content_type)
 
-    def apply(session: Session) -> IngestResult:
-        existing = session.scalar(
-            select(Evidence).where(
-                Evidence.node_id == node_id,
-                Evidence.episode_id == episode_id,
-                Evidence.name == name,
-            )
-        )
-        if existing is not None:
-            same = existing.sha256 == digest
-            return IngestResult(False, episode_id, None, "duplicate" if same else "conflict")
-        session.add(
-            Evidence(
-                node_id=node_id,
-                episode_id=episode_id,
-                name=name,
-                sha256=digest,
-                size=len(data),
-                content_type=content_type,
-                received_at=now,
-            )
-        )
-        session.flush()
-        return IngestResult(True, episode_id, None)
 
-    for attempt in range(_RETRIES):
-        try:
-            with centre.db.session() as session:
-                result = apply(session)
-            if result.detail == "conflict":
-                log.warning(
-                    "evidence %s/%s re-sent with other bytes; kept the first", episode_id, name
-                )
-            return result
-        except IntegrityError:
-            if attempt == _RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+def ingest_evidence(
+    centre: Centre,
+    data: bytes,
+    meta: EvidenceMeta | bytes | str | dict | None = None,
+    *,
+    episode_id: str | None = None,
+    name: str | None = None,
+    node_id: str | None = None,
+) -> IngestResult:
+    """Store one evidence JPEG and index it under its node and `<episode-id>/<name>`
+    (`prepare_evidence`, then a batch of one)."""
+    item = prepare_evidence(centre, data, meta, episode_id=episode_id, name=name, node_id=node_id)
+    return _one(centre, item)
 
 
 def ingest_status(centre: Centre, payload: StatusPayload | bytes | str | dict) -> IngestResult:
     """Birth/death of a node. A death whose restart counter is older than the node's last
     birth is a stale last will (the node already came back) and is ignored."""
-    message: StatusPayload = _parse(StatusPayload, payload)
-    now = centre.clock.now()
-
-    def apply(session: Session) -> IngestResult:
-        node = session.get(Node, message.node_id, with_for_update=True)
-        if node is None:
-            node = Node(node_id=message.node_id, cameras=[], updated_at=now)
-            session.add(node)
-        stale = node.birth_seq is not None and message.restarts < node.birth_seq
-        if message.state == "offline" and stale:
-            return IngestResult(False, "", "online" if node.online else "offline", "stale")
-        node.online = message.state == "online"
-        node.version = message.software_version
-        node.status_at = message.sent_at
-        node.updated_at = now
-        if node.online:
-            node.birth_seq = message.restarts
-            node.cameras = list(message.cameras)
-        return IngestResult(True, "", message.state)
-
-    for attempt in range(_RETRIES):
-        try:
-            with centre.db.session() as session:
-                return apply(session)
-        except IntegrityError:
-            if attempt == _RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _one(centre, _parse(StatusPayload, payload))

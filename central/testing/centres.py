@@ -52,9 +52,9 @@ def open_centre(
     pages speak English unless `ui` says otherwise (the tests of the Chinese pages do)."""
     url, cleanup = database_url(kind, tmp_path)
     settings.setdefault("ui", UiConfig(default_language="en"))
+    settings.setdefault("evidence", EvidenceConfig(path=tmp_path / "evidence"))
     config = CentralSettings(
         database_url=url,
-        evidence=EvidenceConfig(path=tmp_path / "evidence"),
         secret_key="test-secret-key-0123456789",
         **settings,
     )

@@ -131,3 +131,18 @@ def test_the_migrations_build_exactly_the_models(centre):
     with centre.db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_value_too_long_for_postgresql_is_refused_not_cut_short(tmp_path):
+    """The batch insert must not truncate what the column cannot hold (a cast to
+    varchar(n) would): the database refuses it, and the consumer dead-letters it."""
+    from sqlalchemy.exc import DataError
+
+    from central.episodes.ingest import EvidenceItem, ingest_batch
+
+    with open_centre("postgresql", tmp_path) as centre:
+        long_name = "x" * 300  # the column holds 256
+        item = EvidenceItem("demo-node", "ep-1", long_name, "0" * 64, 10, "image/jpeg")
+        with pytest.raises(DataError):
+            ingest_batch(centre, [item])
+        assert _count(centre, Evidence) == 0

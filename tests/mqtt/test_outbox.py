@@ -87,3 +87,43 @@ def test_restart_counter_persists(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     assert Outbox(path).count_restart() == 1
     assert Outbox(path).count_restart() == 2
+
+
+def test_concurrent_producers_share_a_commit_and_each_returns_durable(tmp_path: Path) -> None:
+    """Group commit (issue 15): what arrives while a commit is under way is stored in one
+    transaction (one fsync), each caller returns once its own row is committed, and a
+    refused message in the group takes back only its own row."""
+    import threading
+
+    path = tmp_path / "o.sqlite"
+    outbox = Outbox(path, max_bytes=2000)
+    commits: list[str] = []
+    outbox._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    results: dict[int, Message | None | Exception] = {}
+
+    def produce(n: int) -> None:
+        size = 5000 if n == 3 else 10  # n == 3 does not fit: refused, the others stored
+        try:
+            results[n] = _enqueue(outbox, "episode", size)
+        except OutboxFull as exc:
+            results[n] = exc
+
+    producers = [threading.Thread(target=produce, args=(n,)) for n in range(8)]
+    with outbox._lock:  # the disk is busy: the first caller waits to commit, the rest queue
+        for thread in producers:
+            thread.start()
+        deadline = threading.Event()
+        for _ in range(500):  # until seven callers wait behind the one committing
+            with outbox._group:
+                if len(outbox._jobs) == 7:
+                    break
+            deadline.wait(0.01)
+    for thread in producers:
+        thread.join(10)
+    assert len(commits) == 2, commits  # the first caller's, then the other seven together
+    assert isinstance(results.pop(3), OutboxFull)
+    stored = sorted(int(m.msg_id.split("-")[1]) for m in results.values())  # type: ignore[union-attr]
+    outbox.close()
+    again = Outbox(path)  # on disk, in seq order, the refused one not among them
+    assert [int(s.message.msg_id.split("-")[1]) for s in again.pending()] == stored
+    assert again.produced("episode") == 7 and again.depth == 7

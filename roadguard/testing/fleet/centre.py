@@ -160,6 +160,10 @@ class CentralWorker:
             )
         return self
 
+    def signal(self, sig: signal.Signals) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

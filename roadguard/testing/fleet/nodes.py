@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
 import time
@@ -188,6 +189,22 @@ class Fleet:
         answers = self._ask({"cmd": "publish", "tag": tag, "start": start})
         sent = [Sent(*row) for answer in answers for row in answer["sent"]]
         return sorted(sent, key=lambda s: s.at)
+
+    def unsent(self) -> int:
+        """Episode rows the broker has not acknowledged yet, over every node's outbox (read
+        from the files: the hosts are other processes)."""
+        total = 0
+        for path in self.workdir.glob("outbox-*.sqlite"):
+            db = sqlite3.connect(path, timeout=10)
+            try:
+                total += db.execute(
+                    "SELECT count(*) FROM messages WHERE due_at = 0 AND kind = 'episode'"
+                ).fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet
+                pass
+            finally:
+                db.close()
+        return total
 
     def wait_drained(self, timeout: float) -> list[str]:
         answers = self._ask({"cmd": "drain", "timeout": timeout}, timeout + 30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
 import statistics
 import tempfile
 import time
@@ -112,15 +113,33 @@ class Rig:
         *,
         stall_timeout: float = 60.0,
         after_publish: Callable[[Rig, list[str]], None] | None = None,
+        backlog: bool = False,
     ) -> RunResult:
         """Publish `scripts`, wait until the database holds every message (failing after
         `stall_timeout` s without progress), then measure and verify. `after_publish` runs
-        once everything is sent (e.g. to kill a worker while it works through the backlog)."""
+        once everything is sent (e.g. to kill a worker while it works through the backlog).
+
+        `backlog`: the workers are frozen (SIGSTOP) while the fleet publishes, so the broker
+        holds the whole script, and thawed (SIGCONT) once it is sent; rates are measured from
+        the thaw. That is the centre's capacity, whatever the fleet can offer per second
+        (the fleet's nodes share the machine's cores with it)."""
         assert self.fleet is not None
         log_offset = self.broker.log_path.stat().st_size if self.broker_debug_log else 0
         cpu_before = self.cpu_snapshot()
+        if backlog:
+            for worker in self.workers:
+                worker.signal(signal.SIGSTOP)
         sent = self.fleet.publish(scripts)
         ids = [s.msg_id for s in sent]
+        since = None
+        if backlog:
+            deadline = time.monotonic() + stall_timeout
+            while self.fleet.unsent() and time.monotonic() < deadline:
+                time.sleep(0.1)  # poll interval of the nodes' outbox files
+            cpu_before = self.cpu_snapshot()
+            since = time.time()
+            for worker in self.workers:
+                worker.signal(signal.SIGCONT)
         if after_publish is not None:
             after_publish(self, ids)
         last, last_change = -1, time.monotonic()
@@ -135,7 +154,7 @@ class Rig:
             time.sleep(0.25)  # poll interval of the database, with a no-progress deadline
         cpu_after = self.cpu_snapshot()
         undrained = self.fleet.wait_drained(30.0)
-        result = self._measure(label, scripts, sent, offered_msgs_per_s)
+        result = self._measure(label, scripts, sent, offered_msgs_per_s, since)
         result.cpu_s = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
         if undrained:
             result.problems.append(f"{len(undrained)} node outboxes not drained")
@@ -164,6 +183,7 @@ class Rig:
         scripts: Sequence[EpisodeScript],
         sent: Sequence[Sent],
         offered: float,
+        since: float | None = None,
     ) -> RunResult:
         problems: list[str] = []
         rows = {row[0]: row for row in self.database.committed([s.msg_id for s in sent])}
@@ -204,7 +224,8 @@ class Rig:
             )
         # figures
         latencies = [(rows[s.msg_id][4] - s.at) * 1000 for s in sent if s.msg_id in rows]
-        first = min(s.at for s in sent)
+        published = min(s.at for s in sent)
+        first = since or published  # a backlog is timed from when the workers were let go
         last = max(row[4] for row in rows.values()) if rows else first
         elapsed = max(1e-9, last - first)
         return RunResult(
@@ -213,7 +234,7 @@ class Rig:
             episodes=len(scripts),
             messages=len(sent),
             offered_msgs_per_s=offered,
-            sent_msgs_per_s=len(sent) / max(1e-9, max(s.at for s in sent) - first),
+            sent_msgs_per_s=len(sent) / max(1e-9, max(s.at for s in sent) - published),
             elapsed_s=elapsed,
             msgs_per_s=len(rows) / elapsed,
             episodes_per_s=len(scripts) / elapsed,
