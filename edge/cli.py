@@ -1,5 +1,5 @@
-"""Edge commands: `config check`, `edge run`, and `demo` (the end-to-end run on the embedded
-defaults that `make demo` starts)."""
+"""Edge commands: `config check`, `edge run`, `bench capacity`, and `demo` (the end-to-end run
+on the embedded defaults that `make demo` starts)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--max-frames", type=int, help="stop each camera after N frames")
     run.set_defaults(func=_edge_run)
+
+    # `bench` may be shared with other packages' measurements: add to it, never replace it.
+    bench = sub.choices.get("bench") or sub.add_parser("bench", help="measure this box")
+    if not hasattr(bench, "commands"):
+        bench.commands = bench.add_subparsers(dest="bench_command", required=True)  # type: ignore[attr-defined]
+    capacity = bench.commands.add_parser(  # type: ignore[attr-defined]
+        "capacity",
+        help="the most cameras this box keeps in real time",
+        description="Runs the node's own pipeline on N copies of one source, read as fast "
+        "as it decodes, and reports the largest N that keeps real time at --fps detections "
+        "per second per camera, with the time each stage takes.",
+    )
+    capacity.add_argument(
+        "--source", help="video file or image folder (default: vtest.avi, roadguard photos fetch)"
+    )
+    capacity.add_argument("--fps", type=_positive, default=2.0, help="detections/s per camera")
+    capacity.add_argument(
+        "--seconds", type=_positive, default=20.0, help="footage per camera in each run"
+    )
+    capacity.add_argument(
+        "--cameras",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="run exactly these camera counts instead of searching",
+    )
+    capacity.add_argument("--model", type=Path, help="ONNX model (default: the prepared one)")
+    capacity.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores)")
+    capacity.set_defaults(func=_bench_capacity)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 def _load_site(path: Path) -> SiteConfig | None:
@@ -74,7 +110,11 @@ def run_node(site, max_frames: int | None = None, config_path: Path | None = Non
     from models.detector import ModelNotPrepared, load_detector
 
     try:
-        detector = load_detector(site.detector.model, score_threshold=site.detector.score_threshold)
+        detector = load_detector(
+            site.detector.model,
+            score_threshold=site.detector.score_threshold,
+            threads=site.detector.threads,
+        )
     except ModelNotPrepared as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -113,6 +153,63 @@ def run_node(site, max_frames: int | None = None, config_path: Path | None = Non
             )
         sink.close()
     return 0 if not any(node.errors.values()) else 1
+
+
+def _bench_capacity(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from cameras.photos import PhotoMissing, photo_path
+    from cameras.sources import source_problem
+    from edge.capacity import find_capacity, run_cameras, table
+    from models.detector import ModelNotPrepared, load_detector
+
+    try:
+        source = args.source or str(photo_path("campus_video"))
+        detector = load_detector(args.model, threads=args.threads)
+    except (PhotoMissing, ModelNotPrepared) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if (problem := source_problem(source)) is not None:
+        print(f"cannot bench on {source}: {problem}", file=sys.stderr)
+        return 2
+    if args.cameras and min(args.cameras) < 1:
+        print("--cameras: counts must be at least 1", file=sys.stderr)
+        return 2
+    if not args.verbose:  # one line per camera start and end, times dozens of cameras
+        for noisy in ("edge.node", "cameras"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    print(f"{source}, {args.fps:g} detections/s per camera, {args.seconds:g} s per run, "
+          f"{os.cpu_count()} cores")  # fmt: skip
+
+    def run(cameras: int):  # noqa: ANN202 - CapacityRun
+        with tqdm(total=1, desc=f"{cameras:>3} camera(s)", unit="frame", leave=False) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            result = run_cameras(detector, source, cameras, args.fps, args.seconds, progress)
+        verdict = "keeps real time" if result.keeps_up else "falls behind"
+        print(f"{cameras:>3} camera(s): {result.realtime:.2f} of real time, {verdict}")
+        return result
+
+    if args.cameras:
+        runs = [run(n) for n in args.cameras]
+        print(table(runs))
+        kept = [r.cameras for r in runs if r.keeps_up]
+        print(f"\nLargest count run that kept real time: {max(kept) if kept else 'none'}")
+        return 0
+    answer = find_capacity(run)
+    print(table(answer.runs))
+    if answer.cameras:
+        print(f"\nThis box keeps {answer.cameras} camera(s) in real time at {args.fps:g} "
+              f"detections/s each.")  # fmt: skip
+    else:
+        print(f"\nNot even {min(r.cameras for r in answer.runs)} camera(s) kept real time "
+              f"(estimate: {answer.estimate}).")  # fmt: skip
+    return 0
 
 
 def _reload_on_sighup(node, config_path: Path) -> None:  # noqa: ANN001 - EdgeNode
