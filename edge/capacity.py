@@ -73,6 +73,19 @@ class CapacityRun:
         """Share of the box's cores this process used."""
         return self.cpu_s / (self.wall_s * (os.cpu_count() or 1)) if self.wall_s else 0.0
 
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        """CPU milliseconds (every thread of the process) per frame analysed: unlike the wall
+        time, hardly changed by other programs sharing the box."""
+        return 1000 * self.cpu_s / self.frames if self.frames else 0.0
+
+    @property
+    def cameras_on_idle_box(self) -> float:
+        """Cameras the box's cores could carry at this cost per frame with nothing else
+        running: an upper bound, since threads never share the cores perfectly."""
+        per_camera = self.fps * self.cpu_ms_per_frame / 1000
+        return (os.cpu_count() or 1) / per_camera if per_camera else 0.0
+
     def stage_ms(self, stage: str) -> float:
         """Milliseconds per frame in one stage (wall, on the camera's thread)."""
         return 1000 * self.stages.get(stage, 0.0) / self.frames if self.frames else 0.0
@@ -207,13 +220,15 @@ def table(runs: list[CapacityRun]) -> str:
     """The runs as a table an operator can read: real time, detection rate, per stage."""
     header = (
         f"{'cameras':>7} {'wall/footage':>12} {'det/s/cam':>9} {'calls/frame':>11} "
-        f"{'model ms':>8} {'cpu':>5}  ms per frame: " + " ".join(f"{s:>8}" for s in STAGES)
+        f"{'model ms':>8} {'cpu':>5} {'cpu ms/frame':>12} {'idle-box cams':>13}  "
+        "ms per frame: " + " ".join(f"{s:>8}" for s in STAGES)
     )
     lines = [header]
     for r in runs:
         lines.append(
             f"{r.cameras:>7} {r.realtime:>12.2f} {r.detections_per_camera_s:>9.2f} "
-            f"{r.calls_per_frame:>11.2f} {r.model_ms:>8.1f} {r.cpu_share:>5.0%}  "
+            f"{r.calls_per_frame:>11.2f} {r.model_ms:>8.1f} {r.cpu_share:>5.0%} "
+            f"{r.cpu_ms_per_frame:>12.1f} {r.cameras_on_idle_box:>13.1f}  "
             f"{'':14}" + " ".join(f"{r.stage_ms(s):>8.1f}" for s in STAGES)
         )
     return "\n".join(lines)

@@ -200,15 +200,20 @@ def _bench_capacity(args: argparse.Namespace) -> int:
         print(table(runs))
         kept = [r.cameras for r in runs if r.keeps_up]
         print(f"\nLargest count run that kept real time: {max(kept) if kept else 'none'}")
-        return 0
-    answer = find_capacity(run)
-    print(table(answer.runs))
-    if answer.cameras:
-        print(f"\nThis box keeps {answer.cameras} camera(s) in real time at {args.fps:g} "
-              f"detections/s each.")  # fmt: skip
     else:
-        print(f"\nNot even {min(r.cameras for r in answer.runs)} camera(s) kept real time "
-              f"(estimate: {answer.estimate}).")  # fmt: skip
+        answer = find_capacity(run)
+        runs = answer.runs
+        print(table(runs))
+        if answer.cameras:
+            print(f"\nThis box keeps {answer.cameras} camera(s) in real time at {args.fps:g} "
+                  f"detections/s each.")  # fmt: skip
+        else:
+            print(f"\nNot even {min(r.cameras for r in runs)} camera(s) kept real time "
+                  f"(estimate: {answer.estimate}).")  # fmt: skip
+    busiest = max(runs, key=lambda r: r.cameras)
+    print(f"At {busiest.cpu_ms_per_frame:.0f} CPU ms per frame its cores could carry about "
+          f"{busiest.cameras_on_idle_box:.0f} camera(s) with nothing else running; load "
+          f"average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")  # fmt: skip
     return 0
 
 
