@@ -18,7 +18,7 @@ import os
 import pytest
 
 from edge.capacity import STAGES, CapacityRun, run_cameras, table
-from models.detector import load_detector
+from models.worker import node_detector
 
 COUNTS = (1, 4, 8, 16, 24)
 FPS = 2.0
@@ -35,7 +35,7 @@ def footage() -> str:
 
 @pytest.fixture(scope="module")
 def detector():
-    return load_detector()
+    return node_detector()  # what `roadguard edge run` runs: one core per model run
 
 
 @pytest.mark.benchmark(group="capacity")

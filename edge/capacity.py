@@ -27,7 +27,7 @@ from cameras.sources import SourceSpec, open_source
 from edge.config import CameraConfig, SiteConfig
 from edge.node import EdgeNode
 from edge.sinks import MemorySink
-from models.worker import DetectorWorker, FrameDetector
+from models.worker import DetectorWorker, FrameDetector, WorkerStats
 
 STAGES = ("source", "gate", "detector", "tracker", "episodes")
 # The whole frame is one zone: every vehicle in view goes through the episode rules.
@@ -141,7 +141,8 @@ def run_cameras(
     frames_each = max(1, round(seconds * fps))
     with tempfile.TemporaryDirectory(prefix="roadguard-bench-") as tmp:
         site = bench_site(source, cameras, fps, Path(tmp))
-        worker = DetectorWorker(detector)
+        worker = detector if isinstance(detector, DetectorWorker) else DetectorWorker(detector)
+        worker.stats = WorkerStats()  # this run's model runs only
         node = EdgeNode(
             site, worker, MemorySink(), source_factory=looping_source, max_frames=frames_each
         )

@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run exactly these camera counts instead of searching",
     )
     capacity.add_argument("--model", type=Path, help="ONNX model (default: the prepared one)")
-    capacity.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores)")
+    capacity.add_argument(
+        "--threads", type=int, help="model runs at once, one core each (default: cores)"
+    )
     capacity.set_defaults(func=_bench_capacity)
 
 
@@ -107,13 +109,14 @@ def run_node(site, max_frames: int | None = None, config_path: Path | None = Non
     from edge.node import EdgeNode
     from edge.sinks import JsonLinesSink
     from edge.uplink import TeeSink, attach_commands, open_link
-    from models.detector import ModelNotPrepared, load_detector
+    from models.detector import ModelNotPrepared
+    from models.worker import node_detector
 
     try:
-        detector = load_detector(
+        detector = node_detector(
             site.detector.model,
+            site.detector.threads,
             score_threshold=site.detector.score_threshold,
-            threads=site.detector.threads,
         )
     except ModelNotPrepared as exc:
         print(exc, file=sys.stderr)
@@ -163,11 +166,12 @@ def _bench_capacity(args: argparse.Namespace) -> int:
     from cameras.photos import PhotoMissing, photo_path
     from cameras.sources import source_problem
     from edge.capacity import find_capacity, run_cameras, table
-    from models.detector import ModelNotPrepared, load_detector
+    from models.detector import ModelNotPrepared
+    from models.worker import node_detector
 
     try:
         source = args.source or str(photo_path("campus_video"))
-        detector = load_detector(args.model, threads=args.threads)
+        detector = node_detector(args.model, args.threads)
     except (PhotoMissing, ModelNotPrepared) as exc:
         print(exc, file=sys.stderr)
         return 2

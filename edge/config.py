@@ -178,8 +178,8 @@ class DetectorConfig(StrictModel):
         None,
         ge=1,
         le=256,
-        description="ONNX Runtime threads of the node's one detector, shared by all cameras; "
-        "one per core when empty.",
+        description="Model runs at once for all the node's cameras, each on one core; one per "
+        "core when empty.",
     )
     regions: Literal["frame", "zones", "frame+zones"] = Field(
         "frame",

@@ -76,13 +76,14 @@ def camera_frames() -> list[np.ndarray]:
 
 @pytest.mark.needs_model
 @pytest.mark.needs_photos
+@pytest.mark.parametrize("runners", [1, 2])
 def test_one_worker_serves_every_camera_with_one_session_each_getting_its_own_answer(
-    detector, camera_frames
+    detector, camera_frames, runners
 ):
     expected = [detector.detect(frame) for frame in camera_frames]
     assert len({len(e) for e in expected}) > 2  # the frames do give different answers
     mine, session = watched(detector)
-    worker = DetectorWorker(mine)
+    worker = DetectorWorker(mine, runners=runners)
     start = threading.Barrier(CAMERAS)
     answers: dict[int, list[Detections]] = {k: [] for k in range(CAMERAS)}
 
@@ -102,8 +103,9 @@ def test_one_worker_serves_every_camera_with_one_session_each_getting_its_own_an
         assert len(answers[k]) == FRAMES_EACH
         assert all(same(answer, expected[k]) for answer in answers[k]), f"camera {k}"
     assert session.calls == CAMERAS * FRAMES_EACH == worker.stats.runs
-    assert session.most_at_once == 1  # never two runs at once: no oversubscription
-    assert len(session.threads) == 1 and session.threads.pop().startswith("detector")
+    # never more runs at once than the node allows: no oversubscription, whatever the cameras
+    assert session.most_at_once <= runners and len(session.threads) <= runners
+    assert all(name.startswith("detector") for name in session.threads)
 
 
 @pytest.mark.needs_model
@@ -121,6 +123,24 @@ def test_a_failed_run_is_a_clear_error_for_its_camera_and_the_worker_serves_the_
     # closed at the end of a node's run; a reloaded node's next request starts it again
     assert same(worker.detect(camera_frames[1]), detector.detect(camera_frames[1]))
     worker.close()
+
+
+def test_the_node_detector_runs_one_core_per_run_and_one_run_per_core(monkeypatch):
+    import models.worker
+
+    made = {}
+
+    def fake_load(model, **options):
+        made.update(options, model=model)
+        return "the detector"
+
+    monkeypatch.setattr(models.worker, "load_detector", fake_load)
+    monkeypatch.setattr(models.worker.os, "cpu_count", lambda: 6)
+    worker = models.worker.node_detector("m.onnx", None, score_threshold=0.4)
+    assert made == {"model": "m.onnx", "threads": 1, "score_threshold": 0.4}
+    assert worker.runners == 6 and models.worker.node_detector("m.onnx", 2).runners == 2
+    with pytest.raises(ValueError, match="at least one runner"):
+        DetectorWorker(worker.detector, runners=0)
 
 
 def test_a_stand_in_detector_runs_whole_on_the_worker_and_its_errors_reach_the_caller():
