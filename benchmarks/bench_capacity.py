@@ -7,7 +7,8 @@ and milliseconds per frame in each stage. Run with `make bench`, or alone:
 
     pytest benchmarks/bench_capacity.py -s
 
-ROADGUARD_BENCH_SECONDS sets the footage per camera (30 s by default; the clip loops).
+ROADGUARD_BENCH_SECONDS sets the footage per camera (30 s by default; the clip loops);
+ROADGUARD_BENCH_MODEL another model, e.g. the 8-bit one of `roadguard edge quantise`.
 `roadguard bench capacity` answers the operator's question (the largest count) directly.
 """
 
@@ -35,7 +36,8 @@ def footage() -> str:
 
 @pytest.fixture(scope="module")
 def detector():
-    return node_detector()  # what `roadguard edge run` runs: one core per model run
+    # what `roadguard edge run` runs: one core per model run, one run per core
+    return node_detector(os.environ.get("ROADGUARD_BENCH_MODEL") or None)
 
 
 @pytest.mark.benchmark(group="capacity")
