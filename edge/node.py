@@ -5,8 +5,10 @@ retried in its own thread; it never stops the other cameras or the node. A recor
 cannot be read at all (a missing file) is not retried: it is a failed camera, said once, in
 the log, the health report and the metrics, and the others carry on.
 
-The cameras share one `DetectorWorker` (models/worker.py): the model runs one frame at a
-time with every core, instead of every camera running it at once and oversubscribing them.
+The cameras share one `DetectorWorker` (models/worker.py): the model runs at most as many
+frames at once as the node allows (`detector.threads`, one core each), instead of every
+camera running it at once and oversubscribing the cores. A detector handed in directly
+(tests) runs one frame at a time.
 """
 
 from __future__ import annotations
