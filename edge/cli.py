@@ -1,5 +1,5 @@
-"""Edge commands: `config check`, `edge run`, and `demo` (the end-to-end run on the embedded
-defaults that `make demo` starts)."""
+"""Edge commands: `config check`, `edge run`, `bench capacity`, and `demo` (the end-to-end run
+on the embedded defaults that `make demo` starts)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--max-frames", type=int, help="stop each camera after N frames")
     run.set_defaults(func=_edge_run)
+
+    quantise = edge_sub.add_parser(
+        "quantise",
+        help="an 8-bit copy of the detector, ~2.5x faster, kept only if it loses no vehicle",
+    )
+    quantise.add_argument("--model", type=Path, help="float ONNX model (default: the prepared)")
+    quantise.add_argument("--out", type=Path, help="where to write it (default: models dir)")
+    quantise.add_argument(
+        "--score", type=float, default=0.3, help="the float model's score threshold (site's)"
+    )
+    quantise.set_defaults(func=_edge_quantise)
+
+    # `bench` may be shared with other packages' measurements: add to it, never replace it.
+    bench = sub.choices.get("bench") or sub.add_parser("bench", help="measure this box")
+    if not hasattr(bench, "commands"):
+        bench.commands = bench.add_subparsers(dest="bench_command", required=True)  # type: ignore[attr-defined]
+    capacity = bench.commands.add_parser(  # type: ignore[attr-defined]
+        "capacity",
+        help="the most cameras this box keeps in real time",
+        description="Runs the node's own pipeline on N copies of one source, read as fast "
+        "as it decodes, and reports the largest N that keeps real time at --fps detections "
+        "per second per camera, with the time each stage takes.",
+    )
+    capacity.add_argument(
+        "--source", help="video file or image folder (default: vtest.avi, roadguard photos fetch)"
+    )
+    capacity.add_argument("--fps", type=_positive, default=2.0, help="detections/s per camera")
+    capacity.add_argument(
+        "--seconds", type=_positive, default=20.0, help="footage per camera in each run"
+    )
+    capacity.add_argument(
+        "--cameras",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="run exactly these camera counts instead of searching",
+    )
+    capacity.add_argument("--model", type=Path, help="ONNX model (default: the prepared one)")
+    capacity.add_argument(
+        "--threads", type=int, help="model runs at once, one core each (default: cores)"
+    )
+    capacity.set_defaults(func=_bench_capacity)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 def _load_site(path: Path) -> SiteConfig | None:
@@ -71,10 +120,15 @@ def run_node(site, max_frames: int | None = None, config_path: Path | None = Non
     from edge.node import EdgeNode
     from edge.sinks import JsonLinesSink
     from edge.uplink import TeeSink, attach_commands, open_link
-    from models.detector import ModelNotPrepared, load_detector
+    from models.detector import ModelNotPrepared
+    from models.worker import node_detector
 
     try:
-        detector = load_detector(site.detector.model, score_threshold=site.detector.score_threshold)
+        detector = node_detector(
+            site.detector.model,
+            site.detector.threads,
+            score_threshold=site.detector.score_threshold,
+        )
     except ModelNotPrepared as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -113,6 +167,94 @@ def run_node(site, max_frames: int | None = None, config_path: Path | None = Non
             )
         sink.close()
     return 0 if not any(node.errors.values()) else 1
+
+
+def _edge_quantise(args: argparse.Namespace) -> int:
+    from cameras.photos import PhotoMissing
+    from edge.calibration import calibration_frames, check_frames
+    from models.quantise import QUANTISED_NAME, SCORE_MARGIN, QuantisationRefused, quantise
+    from models.weights import default_model_path, models_dir
+
+    if not args.verbose:  # each scene says it starts and ends
+        logging.getLogger("cameras").setLevel(logging.WARNING)
+    model = args.model or default_model_path()
+    out = args.out or models_dir() / QUANTISED_NAME
+    if not Path(model).is_file():
+        print(f"no model at {model}: run `roadguard models prepare`", file=sys.stderr)
+        return 2
+    try:
+        check = quantise(Path(model), out, calibration_frames(), check_frames(), args.score)
+    except (PhotoMissing, ImportError, QuantisationRefused) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    lower = round(args.score - SCORE_MARGIN, 3)
+    print(f"{out}: keeps all {check.vehicles} vehicles the float model finds on the check "
+          f"frames. Use it with `detector: {{model: {out}, score_threshold: {lower}}}` in "
+          "the site config.")  # fmt: skip
+    return 0
+
+
+def _bench_capacity(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from cameras.photos import PhotoMissing, photo_path
+    from cameras.sources import source_problem
+    from edge.capacity import find_capacity, run_cameras, table
+    from models.detector import ModelNotPrepared
+    from models.worker import node_detector
+
+    try:
+        source = args.source or str(photo_path("campus_video"))
+        detector = node_detector(args.model, args.threads)
+    except (PhotoMissing, ModelNotPrepared) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if (problem := source_problem(source)) is not None:
+        print(f"cannot bench on {source}: {problem}", file=sys.stderr)
+        return 2
+    if args.cameras and min(args.cameras) < 1:
+        print("--cameras: counts must be at least 1", file=sys.stderr)
+        return 2
+    if not args.verbose:  # one line per camera start and end, times dozens of cameras
+        for noisy in ("edge.node", "cameras"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    print(f"{source}, {args.fps:g} detections/s per camera, {args.seconds:g} s per run, "
+          f"{os.cpu_count()} cores")  # fmt: skip
+
+    def run(cameras: int):  # noqa: ANN202 - CapacityRun
+        with tqdm(total=1, desc=f"{cameras:>3} camera(s)", unit="frame", leave=False) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            result = run_cameras(detector, source, cameras, args.fps, args.seconds, progress)
+        verdict = "keeps real time" if result.keeps_up else "falls behind"
+        print(f"{cameras:>3} camera(s): {result.realtime:.2f} of real time, {verdict}")
+        return result
+
+    if args.cameras:
+        runs = [run(n) for n in args.cameras]
+        print(table(runs))
+        kept = [r.cameras for r in runs if r.keeps_up]
+        print(f"\nLargest count run that kept real time: {max(kept) if kept else 'none'}")
+    else:
+        answer = find_capacity(run)
+        runs = answer.runs
+        print(table(runs))
+        if answer.cameras:
+            print(f"\nThis box keeps {answer.cameras} camera(s) in real time at {args.fps:g} "
+                  f"detections/s each.")  # fmt: skip
+        else:
+            print(f"\nNot even {min(r.cameras for r in runs)} camera(s) kept real time "
+                  f"(estimate: {answer.estimate}).")  # fmt: skip
+    busiest = max(runs, key=lambda r: r.cameras)
+    print(f"At {busiest.cpu_ms_per_frame:.0f} CPU ms per frame its cores could carry about "
+          f"{busiest.cameras_on_idle_box:.0f} camera(s) with nothing else running; load "
+          f"average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")  # fmt: skip
+    return 0
 
 
 def _reload_on_sighup(node, config_path: Path) -> None:  # noqa: ANN001 - EdgeNode

@@ -174,6 +174,13 @@ class DetectorConfig(StrictModel):
         None, description="ONNX model; the prepared NanoDet when empty (roadguard models prepare)."
     )
     score_threshold: float = Field(0.3, gt=0, lt=1, description="Lowest detection score kept.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Model runs at once for all the node's cameras, each on one core; one per "
+        "core when empty.",
+    )
     regions: Literal["frame", "zones", "frame+zones"] = Field(
         "frame",
         description="Detect on the whole frame, on crops around the zones (small, distant "

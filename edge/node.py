@@ -1,9 +1,14 @@
-"""The edge node: one worker thread per camera, all feeding one sink.
+"""The edge node: one worker thread per camera, all feeding one sink and one detector worker.
 
 A camera that fails (dead stream, corrupt frame, a detector error on one frame) is logged and
 retried in its own thread; it never stops the other cameras or the node. A recording that
 cannot be read at all (a missing file) is not retried: it is a failed camera, said once, in
 the log, the health report and the metrics, and the others carry on.
+
+The cameras share one `DetectorWorker` (models/worker.py): the model runs at most as many
+frames at once as the node allows (`detector.threads`, one core each), instead of every
+camera running it at once and oversubscribing the cores. A detector handed in directly
+(tests) runs one frame at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +32,11 @@ from configbase import data_dir
 from edge.config import CameraConfig, SiteConfig
 from edge.evidence import EvidenceStore
 from edge.persistence import EpisodeStore
-from edge.pipeline import CameraPipeline, FrameDetector
+from edge.pipeline import CameraPipeline, FrameDetector, PipelineStats
 from edge.plates import OcrPlates, PlateSource, PlateStage, ScenePlates
 from edge.retention import PruneResult, prune_evidence
 from edge.sinks import EpisodeSink, close_if_closable
+from models.worker import DetectorWorker
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,8 @@ class EdgeNode:
     keep_evidence: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.detector, DetectorWorker):
+            self.detector = DetectorWorker(self.detector)
         self._stalled: set[str] = set()
         self._halt = threading.Event()  # set to stop the cameras for a reload
         self._pending: SiteConfig | None = None
@@ -133,6 +141,7 @@ class EdgeNode:
         cameras_done.set()
         for helper in helpers:
             helper.join()
+        self.detector.close()
 
     def _run_cameras(self) -> None:
         threads = [
@@ -297,7 +306,7 @@ class EdgeNode:
                 pipeline.plates = PlateStage(ScenePlates(frames), self.site.plates)
             elif self.plate_source is not None:
                 pipeline.plates = PlateStage(self.plate_source, self.site.plates)
-            for frame in frames:
+            for frame in _timed_frames(frames, pipeline.stats):
                 self.frame_at[camera.id] = time.monotonic()
                 if self._halted() or (
                     self.max_frames is not None and pipeline.stats.frames >= self.max_frames
@@ -332,6 +341,19 @@ class EdgeNode:
                 self.errors[camera_id] += 1
                 log.error("camera %s: no frame for %.0f s; reopening it", camera_id, now - seen)
                 close_if_closable(self.sources.get(camera_id))
+
+
+def _timed_frames(frames: Iterable[Frame], stats: PipelineStats) -> Iterator[Frame]:
+    """The frames, with the time spent waiting for each (reading and decoding it, or a live
+    camera's next frame) added to the `source` stage."""
+    iterator = iter(frames)
+    while True:
+        started = time.perf_counter()
+        frame = next(iterator, None)
+        stats.stages["source"] += time.perf_counter() - started
+        if frame is None:
+            return
+        yield frame
 
 
 def _index(frame: object) -> object:

@@ -9,6 +9,8 @@ import sqlite3
 import time
 import warnings
 from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -59,10 +61,22 @@ class PipelineStats:
     # When the last frames were processed (monotonic): the frame rate derives from them, so
     # reading it (health, a metrics scrape) never disturbs it.
     frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=2048), repr=False)
+    # Seconds (wall) in each stage: source (read + decode, timed by the node), gate,
+    # detector (with its wait for the node's detector worker), tracker, episodes (rules,
+    # plates, evidence, announcements, the state file).
+    stages: Counter[str] = field(default_factory=Counter, repr=False)
 
     @property
     def detector_ms(self) -> float:
         return 1000 * self.detector_seconds / self.detector_calls if self.detector_calls else 0.0
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] += time.perf_counter() - started
 
     def fps(self, now: float, window_s: float = 10.0) -> float:
         """Frames per second over the last `window_s` (or since the first frame, if later)."""
@@ -131,7 +145,9 @@ class CameraPipeline:
             detections = self.detector.detect_regions(image, self._regions)
         else:
             detections = self.detector.detect(image)
-        self.stats.detector_seconds += time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.stats.detector_seconds += took
+        self.stats.stages["detector"] += took
         self.stats.detector_calls += 1
         return detections
 
@@ -143,8 +159,21 @@ class CameraPipeline:
         self.stats.frame_times.append(time.monotonic())
         self.last_timestamp = frame.timestamp
         self.apply_playback_results()
-        if self.gate.should_detect(frame.image, frame.timestamp):
-            tracked = self.tracker.update(self.detect(frame.image))
+        with self.stats.stage("gate"):
+            moved = self.gate.should_detect(frame.image, frame.timestamp)
+        tracked: Detections | None = None
+        if moved:
+            detections = self.detect(frame.image)
+            with self.stats.stage("tracker"):
+                tracked = self.tracker.update(detections)
+        with self.stats.stage("episodes"):
+            return self._episodes(frame, tracked)
+
+    def _episodes(self, frame: Frame, tracked: Detections | None) -> list[EpisodeEvent]:
+        """The episode rules on this frame's vehicles (None: the gate skipped detection),
+        then the evidence, announcements and records of whatever changed."""
+        assert self.book is not None
+        if tracked is not None:
             events = self.book.update(tracked, frame.timestamp, self.moment(frame.timestamp))
             if self.plates is not None:  # only vehicles in an episode are read
                 for episode, plate in self.plates.update(frame, self.book.open):

@@ -7,7 +7,8 @@ pointing `detector.model` at another file, never by changing code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import copy
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -31,6 +32,9 @@ __all__ = [
     "tiles",
 ]
 
+# One run of the model: the input feeds in, the outputs out (`session.run`, or a worker's queue).
+Inference = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+
 # A box within this many pixels of a crop edge that is not a frame edge was cut by the crop.
 _CUT_MARGIN = 2.0
 # Share of a cut box that a whole box from another crop must cover to replace it.
@@ -53,11 +57,14 @@ class Detector:
     - `nms_iou`: IoU above which the lower-scoring of two boxes in one NMS group goes. All
       vehicle classes form one group (see models/nms.py).
     - `classes`: COCO names to keep; the road users by default.
-    - `threads`: ONNX Runtime intra-op threads (None: its default, one per physical core). An
-      edge box running several cameras may prefer fewer threads per detector.
+    - `threads`: ONNX Runtime intra-op threads (None: its default, one per physical core).
+      Idle threads sleep rather than spin: on a box whose cores also decode video, spinning
+      threads steal the CPU the cameras need (27 ms a run instead of 30 alone, 51 instead of
+      66 beside a busy thread, on 2 cores).
 
-    `detect` and `detect_regions` keep no state between calls, and an ONNX Runtime session may
-    be run from several threads, so one detector can serve several camera threads.
+    `detect` and `detect_regions` keep no state between calls. Running the session from
+    several threads at once oversubscribes the cores (every run uses all of them), so a node
+    runs it through one `DetectorWorker` (models/worker.py) instead: see `through`.
     """
 
     def __init__(
@@ -85,10 +92,24 @@ class Detector:
         options.intra_op_num_threads = threads or 0
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # tf2onnx leftovers trigger harmless warnings
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(self.model_path), options, providers=["CPUExecutionProvider"]
         )
         self.layout: ModelLayout = _recognise(self.session, self.model_path)
+        self._infer: Inference = self.run_model
+
+    def run_model(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One run of the session on this thread."""
+        return self.session.run(None, feeds)
+
+    def through(self, infer: Inference) -> Detector:
+        """This detector with its model runs handed to `infer` (a worker's queue): resizing,
+        decoding and NMS stay on the calling thread, so cameras do them in parallel while
+        the model runs one frame at a time."""
+        view = copy.copy(self)
+        view._infer = infer
+        return view
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -151,7 +172,7 @@ class Detector:
     def _candidates(self, image: np.ndarray) -> Candidates:
         """Pre-NMS boxes for one image (or crop), mapped back to its pixels and clipped."""
         tensor, to_image = self.layout.prepare(image)
-        outputs = self.session.run(None, {self.layout.input_name: tensor})
+        outputs = self._infer({self.layout.input_name: tensor})
         found = self.layout.candidates(outputs, self.score_threshold, self._keep)
         xyxy = to_image.apply(found.xyxy)
         height, width = image.shape[:2]

@@ -1,6 +1,7 @@
 """The motion gate runs the detector on change and on the periodic re-check only."""
 
 import numpy as np
+import pytest
 
 from edge.config import MotionConfig
 from edge.motion import MotionGate
@@ -23,3 +24,24 @@ def test_disabled_gate_always_detects():
     gate = MotionGate(MotionConfig(enabled=False))
     frame = np.zeros((100, 100, 3), np.uint8)
     assert all(gate.should_detect(frame, i) for i in range(5))
+
+
+@pytest.mark.needs_photos
+@pytest.mark.parametrize("fps", [5, 2])
+def test_a_still_real_scene_with_a_parked_van_costs_five_times_fewer_detections_than_frames(fps):
+    """Real footage, its compression noise and all: the corner of `vtest.avi` where the van is
+    parked, from 26 s to 66 s, when nobody walks through it. The default gate must run the
+    detector on at most one frame in five (it runs on the re-checks only)."""
+    from cameras.photos import photo_path
+    from cameras.recorded import VideoFileSource
+
+    gate = MotionGate(MotionConfig())
+    calls = frames = 0
+    for frame in VideoFileSource(photo_path("campus_video"), fps_cap=fps):
+        if not 26 <= frame.timestamp < 66:
+            continue
+        van_corner = np.ascontiguousarray(frame.image[0:130, 560:768])
+        frames += 1
+        calls += gate.should_detect(van_corner, frame.timestamp)
+    assert frames == 40 * fps
+    assert calls * 5 <= frames, (calls, frames)

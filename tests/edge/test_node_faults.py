@@ -202,3 +202,34 @@ def only_bad(camera):
     from edge.node import open_camera
 
     return [] if camera.id == "good" else open_camera(camera)
+
+
+class ThreadNotingDetector(ParkedCarDetector):
+    """The stand-in car detector, noting the thread each frame is detected on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def detect(self, image):
+        self.threads.add(threading.current_thread().name)
+        return super().detect(image)
+
+
+def test_the_cameras_share_one_detector_worker_and_keep_their_own_episodes(tmp_path):
+    """Every camera's frames go to one detector thread (no camera runs the model itself),
+    and each camera's ladder is still its own: a car for `good`, an empty road for `bad`."""
+    empty_road = [frame_with_car(i, car=False) for i in range(5 * 15)]
+
+    def sources(camera):
+        return good_frames() if camera.id == "good" else empty_road
+
+    detector = ThreadNotingDetector()
+    sink = MemorySink()
+    node = EdgeNode(make_site(tmp_path), detector, sink, source_factory=sources)
+    node.run()
+    assert node.pipelines["good"].detector is node.pipelines["bad"].detector is node.detector
+    assert len(detector.threads) == 1 and detector.threads.pop().startswith("detector")
+    assert events_of(sink, "good") == ["stopped", "warned", "warned", "violation"]
+    assert events_of(sink, "bad") == []
+    assert node.detector.stats.runs == detector.calls > 0
