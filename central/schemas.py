@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from central.episodes.workflow import DismissReason
+from central.models import Role
 from mqtt.payloads import AnnouncementRecord, EpisodeRecord
 
 
@@ -106,8 +107,8 @@ class NodeOut(BaseModel):
 class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=1024)
-    role: str
-    display_name: str = ""
+    role: Role
+    display_name: str = Field("", max_length=128)
 
 
 class UserOut(BaseModel):

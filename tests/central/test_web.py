@@ -355,3 +355,19 @@ def test_officers_see_which_review_a_colleague_has_open(app, centre):
     olga.get("/episodes/ep-1")  # opened again: renewed
     olga.post("/episodes/ep-1/ticket", data={"csrf_token": token})
     assert "data-looking" not in oscar.get("/queue").text  # decided: nobody is looking
+
+
+def test_an_admin_adds_an_account_and_the_document_names_the_roles(app):
+    ada, token = login(app, "ada")
+    body = {"username": "xiao", "password": "a-long-password", "role": "warden"}
+    made = ada.post("/api/v1/users", json=body, headers={"X-CSRF-Token": token})
+    assert made.status_code == 201 and made.json()["role"] == "warden"
+    wrong = ada.post(
+        "/api/v1/users", json={**body, "username": "x2", "role": "mayor"},
+        headers={"X-CSRF-Token": token},
+    )  # fmt: skip
+    assert wrong.status_code == 422
+    document = ada.get("/openapi.json").json()
+    role = document["components"]["schemas"]["UserIn"]["properties"]["role"]
+    target = document["components"]["schemas"][role["$ref"].rsplit("/", 1)[1]]
+    assert target["enum"] == ["officer", "supervisor", "warden", "admin"]
