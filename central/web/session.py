@@ -90,8 +90,9 @@ def _authenticate(
     session: Session, request: Request, centre: Centre, username: str, password: str
 ) -> User:
     """The user, or Refused: 401 for a wrong name or password, 429 while throttled (the
-    password is not even checked then, so a locked guesser learns nothing). The counting is
-    its own transaction: a refused login rolls the request back, never the count."""
+    password is not even checked then, so a locked guesser learns nothing). A failure is
+    counted in its own transaction: a refused login rolls the request back, never the
+    count."""
     address = request.client.host if request.client else ""
     now = centre.clock.now()
     with centre.db.session() as counts:
@@ -105,13 +106,11 @@ def _authenticate(
             seconds=seconds,
         )
     user = authenticate(session, username, password)
-    with centre.db.session() as counts:
-        if user is None:
+    if user is None:  # the request only read, so a second transaction may write (SQLite)
+        with centre.db.session() as counts:
             record_failure(counts, username, address, now)
-        else:
-            record_success(counts, username, address)
-    if user is None:
         raise Refused(401, WRONG_LOGIN)
+    record_success(session, username, address)  # committed with the sign-in itself
     return user
 
 
