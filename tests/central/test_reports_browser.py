@@ -145,6 +145,6 @@ def test_warden_files_urgent_report_from_a_phone_and_it_escalates(
         "document.getElementById('report-photo').complete"
         " && document.getElementById('report-photo').naturalWidth > 0"
     )
-    assert "(exif)" in supervisor.inner_text("#where")
+    assert "(GPS in the photo)" in supervisor.inner_text("#where")
     supervisor.screenshot(path=str(artifacts / "reports-supervisor-report.png"), full_page=True)
     phone.close()
