@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from central.models import ApiKey, AuditEntry, User
 from central.sessions import end_all_sessions
-from central.users import MIN_PASSWORD_LENGTH, UserError, hash_password
+from central.users import UserError, check_password, hash_password
 
 
 class NoSuchAccount(UserError):
@@ -73,8 +73,7 @@ def set_active(session: Session, username: str, active: bool, actor: str, now: d
 
 def set_password(session: Session, username: str, password: str, actor: str, now: datetime) -> int:
     """A new password; every session of the account ends. Returns how many did."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password)
     user = find_account(session, username)
     user.password_hash = hash_password(password)
     ended = end_all_sessions(session, user.id, now)

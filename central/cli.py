@@ -223,59 +223,49 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_add(args: argparse.Namespace) -> int:
-    from central.centre import Centre
-    from central.users import UserError, add_user
-
+def _read_password(args: argparse.Namespace, prompt: str) -> str | None:
+    """From `--password-env`, or typed twice; None when the two differ (said already)."""
     if args.password_env:
-        password = os.environ.get(args.password_env, "")
-    else:
-        password = getpass.getpass(f"password for {args.username}: ")
-        if password != getpass.getpass("again: "):
-            print("the passwords differ")
-            return 2
-    centre = Centre.open(_settings(args))
-    try:
-        with centre.db.session() as session:
-            add_user(
-                session,
-                args.username,
-                password,
-                args.role,
-                centre.clock.now(),
-                args.name,
-                township=args.township,
-                squad=args.squad,
-            )
-    except UserError as exc:
-        print(f"error: {exc}")
+        return os.environ.get(args.password_env, "")
+    password = getpass.getpass(f"{prompt} for {args.username}: ")
+    if password != getpass.getpass("again: "):
+        print("the passwords differ")
+        return None
+    return password
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from central.users import add_user
+
+    password = _read_password(args, "password")
+    if password is None:
         return 2
-    finally:
-        centre.close()
-    print(f"added {args.role} {args.username}")
-    return 0
+
+    def change(session, now) -> str:
+        add_user(
+            session,
+            args.username,
+            password,
+            args.role,
+            now,
+            args.name,
+            township=args.township,
+            squad=args.squad,
+        )
+        return f"added {args.role} {args.username}"
+
+    return _account_change(args, change)
 
 
 def _user_token(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
+    from central.accounts import find_account
     from central.api_keys import mint_api_key
-    from central.centre import Centre
-    from central.models import User
 
-    centre = Centre.open(_settings(args))
-    try:
-        with centre.db.session() as session:
-            user = session.scalar(select(User).where(User.username == args.username))
-            if user is None:
-                print(f"error: no user {args.username!r}")
-                return 2
-            key = mint_api_key(session, user, centre.clock.now(), args.label)
-    finally:
-        centre.close()
-    print(key)
-    print("(shown once; send it as api_key=... or Authorization: Bearer ...)")
-    return 0
+    def change(session, now) -> str:
+        key = mint_api_key(session, find_account(session, args.username), now, args.label)
+        return f"{key}\n(shown once; send it as api_key=... or Authorization: Bearer ...)"
+
+    return _account_change(args, change)
 
 
 # Who the audit names for what is done from the command line: the machine's user.
@@ -314,13 +304,9 @@ def _user_switch(args: argparse.Namespace) -> int:
 def _user_password(args: argparse.Namespace) -> int:
     from central.accounts import set_password
 
-    if args.password_env:
-        new = os.environ.get(args.password_env, "")
-    else:
-        new = getpass.getpass(f"new password for {args.username}: ")
-        if new != getpass.getpass("again: "):
-            print("the passwords differ")
-            return 2
+    new = _read_password(args, "new password")
+    if new is None:
+        return 2
 
     def change(session, now) -> str:
         ended = set_password(session, args.username, new, _cli_actor(), now)

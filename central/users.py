@@ -39,6 +39,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def check_password(password: str) -> None:
+    """UserError unless `password` is long enough (new accounts and new passwords alike)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+
+
 def add_user(
     session: Session,
     username: str,
@@ -57,8 +63,7 @@ def add_user(
         role = Role(role).value
     except ValueError:
         raise UserError(f"unknown role {role!r}; one of {[r.value for r in Role]}") from None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password)
     township = (township or "").strip() or None
     squad = (squad or "").strip() or None
     if township is not None and len(township) > 64:

@@ -55,24 +55,22 @@ def alert_texts(
 ) -> dict[str, str]:
     """The alert as one line in each language: the category in the county's words for that
     language, the place as the warden gave it."""
+    code = report.get("service_code") or ""
+    stored_name = report.get("service_name") or code
+    if report.get("address"):
+        place = report["address"]
+    elif report.get("lat") is not None and report.get("long") is not None:
+        place = f"{report['lat']:.5f}, {report['long']:.5f}"
+    else:
+        place = ""
+    escalated_to = (report.get("extended_attributes") or {}).get("escalated_to") or ""
     texts = {}
     for language in LANGUAGES:
         gettext = translations(language).gettext
-        code = report.get("service_code") or ""
         localized = categories.localized(language) if categories else None
-        category = localized.name_of(code, report.get("service_name") or code) if localized else (
-            report.get("service_name") or code
-        )  # fmt: skip
-        if report.get("address"):
-            place = report["address"]
-        elif report.get("lat") is not None and report.get("long") is not None:
-            place = f"{report['lat']:.5f}, {report['long']:.5f}"
-        else:
-            place = ""
-        escalated_to = (report.get("extended_attributes") or {}).get("escalated_to") or ""
         values = {
             "id": report.get("service_request_id", ""),
-            "category": category,
+            "category": localized.name_of(code, stored_name) if localized else stored_name,
             "place": gettext(N_(", at %(place)s")) % {"place": place} if place else "",
             "role": gettext(ROLES[escalated_to]) if escalated_to in ROLES else escalated_to,
         }

@@ -5,9 +5,7 @@ For tests and benchmarks; the service never imports it."""
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
-import wave
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,19 +102,14 @@ def episode_payload(
 
 
 def wav(seconds: float = 0.5, hz: float = 440.0, rate: int = 8000) -> bytes:
-    """A short tone as a 16-bit mono WAV: a voice clip for the tests."""
+    """A short tone as a 16-bit mono WAV (as the announcer writes one): a voice clip for the
+    tests."""
     import numpy as np
 
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        samples = (8000 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)).astype(
-            np.int16
-        )
-        writer.writeframes(samples.tobytes())
-    return buffer.getvalue()
+    from announcer.clips import Audio, wav_bytes
+
+    times = np.arange(int(seconds * rate)) / rate
+    return wav_bytes(Audio((8000 * np.sin(2 * np.pi * hz * times)).astype(np.int16), rate))
 
 
 def evidence_meta(

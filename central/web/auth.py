@@ -46,13 +46,17 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def client_address(request: Request) -> str:
+    """The peer's address (behind a reverse proxy: uvicorn --proxy-headers makes it the
+    client's); empty when the transport has none."""
+    return request.client.host if request.client else ""
+
+
 def start_session(request: Request, session: Session, user: User) -> str:
     """A fresh session for a fresh login: no fixation, a new CSRF token."""
     centre: Centre = request.app.state.centre
-    address = request.client.host if request.client else ""
-    token = open_session(
-        session, user, centre.clock.now(), centre.settings.session_max_age_s, address
-    )
+    lifetime = centre.settings.session_max_age_s
+    token = open_session(session, user, centre.clock.now(), lifetime, client_address(request))
     request.session.clear()
     request.session["sid"] = token
     return csrf_token(request)

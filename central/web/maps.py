@@ -48,17 +48,21 @@ def _report_point(report: WardenReport, name: str, language: str, zone: Any) -> 
     }
 
 
-def background(centre: Centre) -> dict[str, Any]:
-    """How a map is drawn: the tiles (None: the plain grid), where it opens, and the sites
-    as landmarks (on the plain grid they are all a warden has to go by)."""
+def _drawing(centre: Centre) -> dict[str, Any]:
+    """How a map is drawn: the tiles (None: the plain grid) and where it opens."""
     settings = centre.settings.map
     return {
         "tiles": settings.tile_url,
         "attribution": settings.tile_attribution,
         "max_zoom": settings.max_zoom,
         "home": settings.home,
-        "sites": [site.model_dump() for site in centre.sites],
     }
+
+
+def background(centre: Centre) -> dict[str, Any]:
+    """The warden's picker: the drawing, and the sites as landmarks (on the plain grid they
+    are all a warden has to go by)."""
+    return {**_drawing(centre), "sites": [site.model_dump() for site in centre.sites]}
 
 
 def map_points(session: Session, centre: Centre, user: Actor, language: str) -> dict[str, Any]:
@@ -78,7 +82,7 @@ def map_points(session: Session, centre: Centre, user: Actor, language: str) -> 
     )
     reports = session.scalars(query.order_by(WardenReport.requested_at.desc()).limit(1000))
     return {
-        **background(centre),
+        **_drawing(centre),
         "sites": [
             {**site.model_dump(), "open": open_by_node.get(site.node_id, 0)}
             for site in centre.sites

@@ -26,6 +26,7 @@ from central.web.auth import (
     MaybeUser,
     SessionDep,
     UserDep,
+    client_address,
     end_this_session,
     start_session,
 )
@@ -93,7 +94,7 @@ def _authenticate(
     password is not even checked then, so a locked guesser learns nothing). A failure is
     counted in its own transaction: a refused login rolls the request back, never the
     count."""
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     now = centre.clock.now()
     with centre.db.session() as counts:
         wait = locked_for(counts, username, address, now)

@@ -71,10 +71,15 @@ def duration(context: Context, seconds: float) -> str:
     return _translate(context, N_("%(s)d s")) % {"s": secs}
 
 
+def _in_words(context: Context, table: dict[str, str], code: Any) -> Any:
+    """A code in the reader's words when `table` knows it; as it is otherwise."""
+    return _translate(context, table[code]) if code in table else code
+
+
 def _label(table: dict[str, str]):
     @pass_context
     def label(context: Context, code: str | None) -> str:
-        return _translate(context, table[code]) if code in table else (code or "")
+        return _in_words(context, table, code) or ""
 
     return label
 
@@ -99,8 +104,8 @@ def translate(context: Context, message: str, **values: object) -> str:
     if not values:
         return text
     words = {
-        name: _translate(context, labels.VALUE_WORDS[name][value])
-        if name in labels.VALUE_WORDS and value in labels.VALUE_WORDS[name]
+        name: _in_words(context, labels.VALUE_WORDS[name], value)
+        if name in labels.VALUE_WORDS
         else value
         for name, value in values.items()
     }
