@@ -112,12 +112,14 @@ def test_concurrent_producers_share_a_commit_and_each_returns_durable(tmp_path: 
     with outbox._lock:  # the disk is busy: the first caller waits to commit, the rest queue
         for thread in producers:
             thread.start()
-        deadline = threading.Event()
+        pause = threading.Event()  # never set: a bounded wait between looks
         for _ in range(500):  # until seven callers wait behind the one committing
             with outbox._group:
-                if len(outbox._jobs) == 7:
-                    break
-            deadline.wait(0.01)
+                waiting = len(outbox._jobs)
+            if waiting == 7:
+                break
+            pause.wait(0.01)
+    assert waiting == 7  # the group existed: seven callers queued behind the first
     for thread in producers:
         thread.join(10)
     assert len(commits) == 2, commits  # the first caller's, then the other seven together
