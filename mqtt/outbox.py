@@ -12,12 +12,15 @@ When a row may leave depends on its kind (design.md, "Delivery"):
 - health and command acks are periodic or best effort: they leave on the PUBACK.
 
 SQLite in WAL mode, `synchronous=FULL` by default: an edge box loses power more often than a
-server, and an episode is worth an fsync. The fsync is shared (group commit): messages that
-arrive while a commit is under way (cameras and evidence uploads publish at once) are
-stored together in the next transaction, and each `enqueue` still returns only once its
-own row is on disk. Rows are sent in `rowid` order, which is the order
-they were written; `seq` is allocated in the same transaction as the row, so it survives
-restarts and never repeats.
+server, and an episode is worth an fsync. The fsync is shared (group commit): every write
+that arrives while a commit is under way (cameras and evidence uploads publishing at once,
+the dispatcher marking rows sent or deleting them) is applied in the next transaction, and
+each caller still returns only once its own change is on disk. Bookkeeping alone (no new
+row) commits without an fsync: a lost delete only means one resend, which the centre
+dedupes. The dispatcher reads on a connection of its own: in WAL mode a reader sees every
+committed row and never waits for a writer's fsync. Rows are sent in `rowid` order, which is
+the order they were written; `seq` is allocated in the same transaction as the row, so it
+survives restarts and never repeats.
 
 When full (`max_bytes` or `max_messages`), the policy is:
 
@@ -46,7 +49,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ Kind = Literal["episode", "evidence", "health", "ack", "status"]
 DROPPABLE: frozenset[str] = frozenset({"health"})
 # Kinds the centre ingests through its shared subscription and answers with a receipt.
 RECEIPTED: frozenset[str] = frozenset({"episode", "evidence"})
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -101,6 +105,9 @@ _ADDED_COLUMNS = {
 }
 
 
+_KEYS_PER_STATEMENT = 500  # `IN (...)` lists, well under SQLite's 32,766 parameters
+
+
 class OutboxFull(RuntimeError):
     """The outbox has no room and the message is not one the policy may drop."""
 
@@ -136,7 +143,8 @@ class Stored:
 
 class Outbox:
     """Thread-safe: cameras enqueue from their threads; the link's dispatcher reads and
-    deletes from its own."""
+    deletes from its own. Every write goes through one group commit (`_in_group`); reads
+    use their own connection."""
 
     def __init__(
         self,
@@ -152,10 +160,13 @@ class Outbox:
         self.max_messages = max_messages
         self.synchronous = synchronous
         self.dropped_health = 0  # health dropped by the full-outbox policy, this process
-        self._lock = threading.RLock()
-        self._group = threading.Condition()  # enqueue callers waiting for a group commit
-        self._jobs: list[_Job] = []
+        self._lock = threading.RLock()  # the writing connection
+        self._group = threading.Lock()  # guards `_jobs` and `_leading`
+        self._jobs: list[_Job] = []  # writes waiting for the next group commit
         self._leading = False  # one caller commits the waiting jobs at a time
+        # Called after each group commit with the number of rows it stored, outside every
+        # lock: the link wakes its dispatcher once per commit rather than once per row.
+        self.on_commit: Callable[[int], None] | None = None
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
@@ -165,6 +176,12 @@ class Outbox:
         self._count, self._bytes = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages"
         ).fetchone()
+        # The `meta` counters, kept here and written once per transaction (`_Transaction`):
+        # two statements fewer per row, and every statement hands the interpreter lock over.
+        self._counters: dict[str, int] = dict(self._db.execute("SELECT key, value FROM meta"))
+        self._changed_counters: set[str] = set()
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
     def _add_missing_columns(self) -> None:
         """An outbox written by an older node keeps its rows: they count as never sent."""
@@ -176,17 +193,22 @@ class Outbox:
 
     # -- counters kept across restarts ------------------------------------------------------
     def _meta(self, key: str) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0]) if row else 0
+        return self._counters.get(key, 0)
 
     def _bump(self, key: str) -> int:
-        value = self._meta(key) + 1
-        self._db.execute(
-            "INSERT INTO meta(key, value) VALUES(?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        """Count one more; only inside a transaction, which writes it with its commit."""
+        value = self._counters[key] = self._meta(key) + 1
+        self._changed_counters.add(key)
         return value
+
+    def _write_counters(self) -> None:
+        if self._changed_counters:
+            self._db.executemany(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [(key, self._counters[key]) for key in sorted(self._changed_counters)],
+            )
+            self._changed_counters.clear()
 
     def next_seq(self) -> int:
         """Allocate a `seq` outside an enqueue (status messages that bypass the outbox)."""
@@ -213,51 +235,89 @@ class Outbox:
         """Allocate the next `seq`, build the message with it and store it, atomically, so
         rows and seqs come out in the same order; durable (fsync) when this returns. Returns
         None for a refused health message; raises OutboxFull for anything else that does
-        not fit.
+        not fit."""
+        try:
+            return self._in_group(lambda: self._store_one(kind, build), stores=True)
+        except _Refused:
+            return None
 
-        Group commit: callers that arrive while a commit is under way are stored together
-        in the next transaction, by whichever of them gets there first, with one fsync for
-        all of them; each still returns only once its own row is on disk."""
-        job = _Job(kind, build)
+    def _in_group(
+        self,
+        work: Callable[[], T],
+        *,
+        durable: bool = True,
+        wait: bool = True,
+        stores: bool = False,
+    ) -> T:
+        """Run `work` inside the next group commit and return its result once committed.
+
+        Callers that arrive while a commit is under way are applied together in the next
+        transaction, by whichever of them gets there first, with one commit (one fsync if
+        any of them is `durable`) for all of them; each returns only once its own change is
+        on disk. Every caller is woken once, when its job is done or when it is to lead.
+
+        With `wait=False` (the dispatcher's bookkeeping) the caller does not wait for a
+        commit already under way: its job rides in the next one and the result is None.
+        A caller that finds nobody committing commits itself, and a leader commits again
+        while jobs nobody waits for are queued, so a queued job always has a committer.
+
+        A job refuses (raises anything but an SQLite error) before it writes, so a refusal
+        takes nothing back from the others and needs no savepoint: a savepoint is two more
+        statements per job. An SQLite error fails the whole group, which is rolled back."""
+        job = _Job(work, durable, waits=wait, stores=stores)
         with self._group:
             self._jobs.append(job)
-            while not job.done:
-                if not self._leading:
-                    self._leading = True
-                    jobs, self._jobs = self._jobs, []
-                    break
-                self._group.wait()
-            else:
-                return job.outcome()
-        try:
-            self._commit_jobs(jobs)
-        finally:
+            leading, self._leading = self._leading, True
+        if leading:  # another caller is committing: wait to be done, or to lead the next
+            if not wait:
+                return cast(T, None)
+            job.wake.wait()
+            if job.done:
+                return cast(T, job.outcome())
+        self._lead()
+        return cast(T, job.outcome())
+
+    def _lead(self) -> None:
+        """Commit what is queued, then hand the lead to the first queued caller that waits,
+        or commit again if only jobs nobody waits for arrived meanwhile."""
+        while True:
             with self._group:
-                self._leading = False
+                jobs, self._jobs = self._jobs, []
+            successor: _Job | None = None
+            again = False
+            try:
+                self._commit_jobs(jobs)
+            finally:
                 for done in jobs:
                     done.done = True
-                self._group.notify_all()
-        return job.outcome()
+                    done.wake.set()
+                    if not done.waits and done.error is not None:
+                        log.error("outbox bookkeeping not written: %s", done.error)
+                with self._group:
+                    successor = next((j for j in self._jobs if j.waits), None)
+                    again = successor is None and bool(self._jobs)
+                    if successor is None and not again:
+                        self._leading = False
+                if successor is not None:
+                    successor.wake.set()
+                if self.on_commit is not None:
+                    self.on_commit(sum(1 for j in jobs if j.stores and j.error is None))
+            if not again:
+                return
 
     def _commit_jobs(self, jobs: list[_Job]) -> None:
-        """One transaction, one savepoint per job (a refused job takes back only its own
-        rows), one commit."""
+        """One transaction, one commit."""
         with self._lock:
-            saved = (self._count, self._bytes)
             try:
-                with self._transaction():
+                with self._transaction(durable=any(job.durable for job in jobs)):
                     for job in jobs:
-                        self._db.execute("SAVEPOINT job")
-                        before = (self._count, self._bytes)
                         try:
-                            job.result = self._store_one(job.kind, job.build)
+                            job.result = job.work()
+                        except sqlite3.Error:
+                            raise
                         except BaseException as exc:  # noqa: BLE001 - handed to its caller
-                            self._db.execute("ROLLBACK TO job")
-                            self._count, self._bytes = before
                             job.result, job.error = None, exc
-                        self._db.execute("RELEASE job")
-            except sqlite3.OperationalError as exc:
-                self._count, self._bytes = saved
+            except sqlite3.Error as exc:
                 full = "full" in str(exc).lower()
                 error = OutboxFull(f"outbox disk full: {exc}") if full else exc
                 for job in jobs:
@@ -265,7 +325,8 @@ class Outbox:
                         job.result, job.error = None, error
 
     def _store_one(self, kind: Kind, build: Callable[[int], Message]) -> Message | None:
-        message = build(self._bump("seq"))
+        """Everything that may refuse comes before the first write (see `_in_group`)."""
+        message = build(self._meta("seq") + 1)
         if message.kind != kind:
             raise ValueError(f"built a {message.kind} message for kind {kind}")
         size = _row_size(message)
@@ -280,6 +341,7 @@ class Outbox:
                 "not queued; only episodes/evidence/acks remain, none are dropped"
             )
         self._insert(message, size)
+        self._bump("seq")
         self._bump(f"produced:{kind}")
         return message
 
@@ -348,8 +410,8 @@ class Outbox:
         )
 
     def _select(self, where: str, *params: object) -> list[Stored]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._read_lock:
+            rows = self._reader.execute(
                 "SELECT rowid, kind, topic, payload, properties, qos, retain, msg_id, created_at, "
                 f"payload_file FROM messages {where}",
                 params,
@@ -358,93 +420,113 @@ class Outbox:
 
     def awaiting(self) -> int:
         """Messages sent and not yet confirmed by the centre."""
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM messages WHERE due_at > 0").fetchone()[0]
+        with self._read_lock:
+            return self._reader.execute(
+                "SELECT COUNT(*) FROM messages WHERE due_at > 0"
+            ).fetchone()[0]
 
-    def mark_sent(self, rowids: Iterable[int], now: float, timeout: float, longest: float) -> int:
+    def mark_sent(
+        self,
+        rowids: Iterable[int],
+        now: float,
+        timeout: float,
+        longest: float,
+        *,
+        wait: bool = True,
+    ) -> int | None:
         """The broker has them (PUBACK): wait for the centre's receipt until `now` plus a
         timeout that doubles with each attempt up to `longest`. Returns rows still present
-        (a receipt may have settled one already)."""
-        ids = [(now, timeout, longest, r) for r in rowids]
+        (a receipt may have settled one already); None with `wait=False` (see `_in_group`:
+        the change rides in the next commit; lost in a crash, it means one resend)."""
+        ids = list(rowids)
         if not ids:
             return 0
-        with self._lock, self._transaction(durable=False):
+
+        def mark() -> int:
             marked = 0
-            for params in ids:
+            for start in range(0, len(ids), _KEYS_PER_STATEMENT):
+                chunk = ids[start : start + _KEYS_PER_STATEMENT]
                 marked += self._db.execute(
                     "UPDATE messages SET attempts = attempts + 1, "
-                    "due_at = ? + MIN(? * (1 << MIN(attempts, 20)), ?) WHERE rowid = ?",
-                    params,
+                    "due_at = ? + MIN(? * (1 << MIN(attempts, 20)), ?) "
+                    f"WHERE rowid IN ({', '.join('?' * len(chunk))})",
+                    [now, timeout, longest, *chunk],
                 ).rowcount
             return marked
+
+        return self._in_group(mark, durable=False, wait=wait)
 
     def postpone(self, rowids: Iterable[int], until: float) -> None:
         """Handed to the broker again: not due again before `until` (its PUBACK re-marks it)."""
         ids = [(until, r) for r in rowids]
-        with self._lock, self._transaction(durable=False):
-            self._db.executemany("UPDATE messages SET due_at = ? WHERE rowid = ?", ids)
+        if ids:
+            self._in_group(
+                lambda: self._db.executemany("UPDATE messages SET due_at = ? WHERE rowid = ?", ids),
+                durable=False,
+            )
 
     def retry_now(self, now: float) -> int:
         """Make every message waiting for a receipt due at once (after a reconnect: the broker
         we talk to now may not hold what the previous connection handed over)."""
-        with self._lock, self._transaction(durable=False):
-            return self._db.execute(
-                "UPDATE messages SET due_at = ? WHERE due_at > ?", (now, now)
-            ).rowcount
+        return self._in_group(
+            lambda: (
+                self._db.execute(
+                    "UPDATE messages SET due_at = ? WHERE due_at > ?", (now, now)
+                ).rowcount
+            ),
+            durable=False,
+        )
 
-    def settle(self, msg_ids: Iterable[str]) -> int:
-        """The centre committed them: delete, in one transaction. Returns how many went."""
-        ids = [(m,) for m in msg_ids]
+    def settle(self, msg_ids: Iterable[str], *, wait: bool = True) -> int | None:
+        """The centre committed them: delete, in one transaction. Returns how many went
+        (None with `wait=False`, as for `mark_sent`)."""
+        ids = [str(m) for m in msg_ids]
         if not ids:
             return 0
-        with self._lock, self._transaction(durable=False):
-            gone = 0
-            for params in ids:
-                for (size,) in self._db.execute(
-                    "DELETE FROM messages WHERE msg_id = ? RETURNING size", params
-                ).fetchall():
-                    gone += 1
-                    self._count -= 1
-                    self._bytes -= size
-            return gone
+        return self._in_group(lambda: self._delete("msg_id", ids), durable=False, wait=wait)
 
     def refused_by_centre(self, msg_id: str, reason: str) -> None:
         """The centre keeps it in its dead letters: keep a copy aside here too, stop sending."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read_lock:
+            rows = self._reader.execute(
                 "SELECT rowid FROM messages WHERE msg_id = ?", (msg_id,)
             ).fetchall()
         for (rowid,) in rows:
             self.bury(rowid, f"refused by the centre: {reason}")
 
-    def acknowledge(self, rowids: Iterable[int]) -> int:
+    def acknowledge(self, rowids: Iterable[int], *, wait: bool = True) -> int | None:
         """The broker has them and nothing more is awaited (health, command acks): delete, in
-        one transaction. Returns how many went."""
-        ids = [(r,) for r in rowids]
+        one transaction. Returns how many went (None with `wait=False`, as for `mark_sent`)."""
+        ids = list(rowids)
         if not ids:
             return 0
-        with self._lock, self._transaction(durable=False):
-            gone = 0
-            for (rowid,) in ids:
-                row = self._db.execute(
-                    "DELETE FROM messages WHERE rowid = ? RETURNING size", (rowid,)
-                ).fetchone()
-                if row is not None:
-                    gone += 1
-                    self._count -= 1
-                    self._bytes -= row[0]
-            return gone
+        return self._in_group(lambda: self._delete("rowid", ids), durable=False, wait=wait)
+
+    def _delete(self, column: Literal["rowid", "msg_id"], keys: list) -> int:
+        """Delete the rows whose `column` is one of `keys`; keeps the counters true."""
+        gone = 0
+        for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+            chunk = keys[start : start + _KEYS_PER_STATEMENT]
+            marks = ", ".join("?" * len(chunk))
+            for (size,) in self._db.execute(
+                f"DELETE FROM messages WHERE {column} IN ({marks}) RETURNING size", chunk
+            ).fetchall():
+                gone += 1
+                self._count -= 1
+                self._bytes -= size
+        return gone
 
     def bury(self, rowid: int, reason: str) -> None:
         """The broker refused it for good (e.g. not authorised): keep it aside, stop resending."""
-        with self._lock, self._transaction():
+
+        def move() -> tuple | None:
             row = self._db.execute(
                 "DELETE FROM messages WHERE rowid = ? "
                 "RETURNING kind, topic, payload, properties, msg_id, size, payload_file",
                 (rowid,),
             ).fetchone()
             if row is None:
-                return
+                return None
             kind, topic, payload, props, msg_id, size, payload_file = row
             self._count -= 1
             self._bytes -= size
@@ -453,19 +535,25 @@ class Outbox:
                 "reason, failed_at, payload_file) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rowid, kind, topic, payload, props, msg_id, reason, time.time(), payload_file),
             )
+            return kind, topic, msg_id
+
+        moved = self._in_group(move)
+        if moved is None:
+            return
+        kind, topic, msg_id = moved
         log.error("outbox: %s %s on %s not delivered: %s", kind, msg_id, topic, reason)
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
-        with self._lock:
-            return self._db.execute(
+        with self._read_lock:
+            return self._reader.execute(
                 "SELECT kind, topic, reason FROM dead ORDER BY rowid"
             ).fetchall()
 
     def holds_episode(self, episode_id: str) -> bool:
         """Whether anything of this episode (a transition or a picture) still waits for the
         centre's receipt: its evidence must not be deleted yet."""
-        with self._lock:
-            row = self._db.execute(
+        with self._read_lock:
+            row = self._reader.execute(
                 "SELECT 1 FROM messages WHERE (kind = 'evidence' AND topic LIKE ?) "
                 "OR (kind = 'episode' AND instr(payload, ?) > 0) LIMIT 1",
                 (f"%/evidence/{episode_id}/%", episode_id.encode()),
@@ -482,7 +570,8 @@ class Outbox:
         return self._bytes
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def _transaction(self, durable: bool = True) -> _Transaction:
@@ -510,17 +599,19 @@ class _Refused(Exception):
 
 @dataclass
 class _Job:
-    """One `enqueue` waiting for a group commit."""
+    """One write waiting for a group commit; `durable` writes need the commit's fsync."""
 
-    kind: Kind
-    build: Callable[[int], Message]
+    work: Callable[[], object]
+    durable: bool
+    waits: bool = True  # a caller waits for it (False: the dispatcher's bookkeeping)
+    stores: bool = False  # it adds a row to send
+    # set once: when the job is done, or when its caller is to lead the next commit
+    wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
-    result: Message | None = None
+    result: object = None
     error: BaseException | None = None
 
-    def outcome(self) -> Message | None:
-        if isinstance(self.error, _Refused):
-            return None
+    def outcome(self) -> object:
         if self.error is not None:
             if isinstance(self.error, sqlite3.OperationalError) and "full" in str(self.error):
                 raise OutboxFull(f"outbox disk full: {self.error}") from self.error
@@ -536,7 +627,7 @@ class _Transaction:
         self.durable = durable
 
     def __enter__(self) -> None:
-        self._saved = (self.outbox._count, self.outbox._bytes)
+        self._saved = (self.outbox._count, self.outbox._bytes, dict(self.outbox._counters))
         if not self.durable:
             # a lost delete only means one resend, which the centre dedupes: skip the fsync
             self.outbox._db.execute("PRAGMA synchronous=NORMAL")
@@ -545,10 +636,21 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
-                self.outbox._db.execute("COMMIT")
+                try:
+                    self.outbox._write_counters()
+                    self.outbox._db.execute("COMMIT")
+                except BaseException:
+                    self._roll_back()
+                    raise
             else:
-                self.outbox._db.execute("ROLLBACK")
-                self.outbox._count, self.outbox._bytes = self._saved
+                self._roll_back()
         finally:
             if not self.durable:
                 self.outbox._db.execute(f"PRAGMA synchronous={self.outbox.synchronous}")
+
+    def _roll_back(self) -> None:
+        outbox = self.outbox
+        if outbox._db.in_transaction:
+            outbox._db.execute("ROLLBACK")
+        outbox._count, outbox._bytes, outbox._counters = self._saved
+        outbox._changed_counters.clear()

@@ -24,7 +24,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID
 
 import uuid6
@@ -204,6 +204,14 @@ class Payload(BaseModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
+
+    def with_seq(self, seq: int) -> Self:
+        """The same payload numbered `seq`. The outbox numbers a message inside its commit,
+        where every microsecond holds the other writers up; the rest was validated when the
+        payload was built, outside it."""
+        if not 0 <= seq <= MAX_STORABLE_INT:
+            raise ValueError(f"seq {seq} is out of range")
+        return self.model_copy(update={"seq": seq})
 
 
 class NodePayload(Payload):

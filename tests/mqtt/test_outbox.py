@@ -129,3 +129,41 @@ def test_concurrent_producers_share_a_commit_and_each_returns_durable(tmp_path: 
     again = Outbox(path)  # on disk, in seq order, the refused one not among them
     assert [int(s.message.msg_id.split("-")[1]) for s in again.pending()] == stored
     assert again.produced("episode") == 7 and again.depth == 7
+
+
+def test_bookkeeping_rides_in_the_next_commit_and_reads_never_wait(tmp_path: Path) -> None:
+    """The dispatcher's deletes do not wait behind the cameras' fsync (issue 15): with
+    `wait=False` they return at once and the committing caller writes them next; reads use
+    their own connection, so they go on while a commit holds the writer."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    outbox = Outbox(tmp_path / "o.sqlite")
+    _enqueue(outbox, "episode")
+    first = outbox.pending()[0]
+    commits: list[str] = []
+    outbox._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    stored_per_commit: list[int] = []
+    outbox.on_commit = stored_per_commit.append
+    producer = threading.Thread(target=_enqueue, args=(outbox, "episode"))
+    with outbox._lock, ThreadPoolExecutor(1) as elsewhere:  # the disk is busy
+        producer.start()
+        pause = threading.Event()  # never set: a bounded wait between looks
+        for _ in range(500):  # until the producer leads a commit that waits for the disk
+            with outbox._group:
+                committing = outbox._leading and not outbox._jobs
+            if committing:
+                break
+            pause.wait(0.01)
+        assert committing
+        assert elsewhere.submit(outbox.acknowledge, [first.rowid], wait=False).result(5) is None
+        still = elsewhere.submit(outbox.pending).result(5)  # a read while the writer is busy
+        assert [s.message.msg_id for s in still] == ["episode-1"]  # committed rows only
+    producer.join(10)
+    assert not producer.is_alive()
+    # the producer's commit, then the delete that arrived meanwhile, by the same caller
+    assert len(commits) == 2 and stored_per_commit == [1, 0]
+    assert [s.message.msg_id for s in outbox.pending()] == ["episode-2"]
+    assert outbox.depth == 1
+    outbox.close()
+    assert Outbox(tmp_path / "o.sqlite").depth == 1

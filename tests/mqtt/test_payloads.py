@@ -45,6 +45,17 @@ def test_episode_record_round_trips() -> None:
     assert payload.record() == RECORD
 
 
+def test_numbering_a_built_payload_changes_only_its_seq() -> None:
+    """The outbox numbers a payload validated before its commit (`with_seq`)."""
+    unnumbered = Episode.from_record(RECORD, seq=0)
+    numbered = unnumbered.with_seq(41)
+    assert numbered.seq == 41 and unnumbered.seq == 0
+    assert numbered.model_dump(exclude={"seq"}) == unnumbered.model_dump(exclude={"seq"})
+    assert Episode.model_validate(json.loads(numbered.to_json())) == numbered
+    with pytest.raises(ValueError, match="out of range"):
+        unnumbered.with_seq(-1)
+
+
 def test_ids_are_time_ordered_uuid7() -> None:
     ids = [Episode.from_record(RECORD, seq=i).id for i in range(50)]
     assert all(i.version == 7 for i in ids)
