@@ -32,6 +32,7 @@ import os
 import pytest
 
 from roadguard.testing.fleet import Rig, RunResult, cpu_table, episode_scripts, table
+from roadguard.testing.fleet.measure import scaling_ceiling
 
 NODES = int(os.environ.get("ROADGUARD_FLEET_NODES", "200"))
 BURST_EPISODES = 3  # per node
@@ -39,7 +40,7 @@ BURST_OFFERED = 2000.0  # msgs/s asked of the fleet: more than the centre can ta
 PACED_EPISODES = 2  # per node
 PACED_FRACTION = 0.5  # of the one-worker burst capacity
 PACED_FALLBACK = 60.0  # msgs/s when the one-worker run did not run first
-BACKLOG_EPISODES = 3  # per node
+BACKLOG_EPISODES = 10  # per node: a drain of several seconds, long enough to time
 RESULTS: dict[str, RunResult] = {}
 
 
@@ -88,7 +89,11 @@ def test_fleet(benchmark, rig, workers, capsys):
         print(cpu_table(RESULTS.values()))
         if "backlog-1" in RESULTS and "backlog-2" in RESULTS:
             one, two = RESULTS["backlog-1"].msgs_per_s, RESULTS["backlog-2"].msgs_per_s
+            ceiling = scaling_ceiling(RESULTS["backlog-1"])
             print(f"capacity (backlog): 1 worker {one:.0f} msgs/s, 2 workers {two:.0f} msgs/s, "
-                  f"2/1 = {two / one:.2f}")  # fmt: skip
+                  f"2/1 = {two / one:.2f}; this machine's ceiling for 2/1 = {ceiling:.2f} "
+                  "(the centre's CPU at twice the one-worker rate against its cores)")  # fmt: skip
+            benchmark.extra_info.update(two_over_one=round(two / one, 2),
+                                        two_over_one_ceiling=round(ceiling, 2))  # fmt: skip
     problems = result.problems + paced_result.problems + backlog_result.problems
     assert not problems, "\n".join(problems)

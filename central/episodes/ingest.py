@@ -10,10 +10,17 @@ Messages are applied in batches (`ingest_batch`), one transaction for up to a hu
 them: a commit (an fsync on PostgreSQL) and the round trips to look up ids and episodes are
 paid once per batch, not once per message. The batch takes its locks in one order (the
 episodes it touches, by id, before anything is inserted), so two workers on PostgreSQL
-wait for each other instead of deadlocking. A message the centre can never accept
-(`IngestError`: another node's episode) is answered in the batch and leaves no trace in it;
-anything else that fails (a value the database refuses) fails the whole transaction, and
-the caller applies the batch again one message at a time to find the bad one.
+never deadlock. It does not wait for an episode another worker holds: the shared
+subscription deals a node's messages to both workers in turn, so after an outage their
+batches touch the same episodes, and a worker that waited while holding its own locks made
+the other wait too (two workers ran at 1.1-1.4x one). The messages of a busy episode are
+applied right after, in a second transaction that waits for it once the first has
+committed and released everything it held. Snapshots carry their `seq` and the workflow
+only moves forward, so applying them after the rest changes nothing. A message the centre
+can never accept (`IngestError`: another node's episode) is answered in the batch and
+leaves no trace in it; anything else that fails (a value the database refuses) fails the
+whole transaction, and the caller applies the batch again one message at a time to find
+the bad one.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy import JSON, String, TypeDecorator, insert, select, tuple_
@@ -109,15 +116,12 @@ def ingest_batch(centre: Centre, items: Sequence[Item]) -> list[Outcome]:
     if not items:
         return []
     now = centre.clock.now()
-    window = centre.settings.review_window_s
-    for attempt in range(_RETRIES):
-        try:
-            with centre.db.session() as session:
-                outcomes = _apply_batch(session, items, now, window)
-            break
-        except IntegrityError:
-            if attempt == _RETRIES - 1:
-                raise
+    outcomes = _apply_in_transaction(centre, items, now, wait_for_busy=False)
+    busy = [n for n, outcome in enumerate(outcomes) if outcome is BUSY]
+    if busy:
+        later = _apply_in_transaction(centre, [items[n] for n in busy], now, wait_for_busy=True)
+        for n, outcome in zip(busy, later, strict=True):
+            outcomes[n] = outcome
     deadlines = [o.deadline for o in outcomes if isinstance(o, IngestResult) and o.deadline]
     if deadlines:
         centre.deadline_added(min(deadlines))
@@ -129,23 +133,60 @@ def ingest_batch(centre: Centre, items: Sequence[Item]) -> list[Outcome]:
                 item.episode_id,
                 item.name,
             )
-    return outcomes
+    return cast(list[Outcome], outcomes)  # the second transaction waited: nothing is BUSY
+
+
+def _apply_in_transaction(
+    centre: Centre, items: Sequence[Item], now: datetime, *, wait_for_busy: bool
+) -> list[Outcome | _Busy]:
+    """`_apply_batch` in a transaction of its own; a unique-key race with another worker
+    (both inserting one new episode) is retried."""
+    for attempt in range(_RETRIES):
+        try:
+            with centre.db.session() as session:
+                return _apply_batch(
+                    session, items, now, centre.settings.review_window_s, wait_for_busy
+                )
+        except IntegrityError:
+            if attempt == _RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _Busy:
+    """The outcome of an item whose episode another worker holds: apply it again later."""
+
+
+BUSY = _Busy()
 
 
 def _apply_batch(
-    session: Session, items: Sequence[Item], now: datetime, review_window_s: float
-) -> list[Outcome]:
+    session: Session,
+    items: Sequence[Item],
+    now: datetime,
+    review_window_s: float,
+    wait_for_busy: bool,
+) -> list[Outcome | _Busy]:
     episode_messages = [i for i in items if isinstance(i, EpisodePayload)]
     pictures = [i for i in items if isinstance(i, EvidenceItem)]
     # 1. Lock every episode the batch touches, in id order (PostgreSQL: no deadlock between
-    #    workers; SQLite has one writer and ignores FOR UPDATE).
+    #    workers; SQLite has one writer and ignores FOR UPDATE). Unless `wait_for_busy`,
+    #    skip those another worker holds: their items come out BUSY.
     wanted = sorted({m.episode_id for m in episode_messages} | {p.episode_id for p in pictures})
     episodes: dict[str, Episode | _NewEpisode] = {}
+    busy: set[str] = set()
     if wanted:
         found = session.scalars(
-            select(Episode).where(Episode.id.in_(wanted)).order_by(Episode.id).with_for_update()
+            select(Episode)
+            .where(Episode.id.in_(wanted))
+            .order_by(Episode.id)
+            .with_for_update(skip_locked=not wait_for_busy)
         )
         episodes = {e.id: e for e in found}
+        unlocked = [key for key in wanted if key not in episodes]
+        if unlocked and not wait_for_busy and session.get_bind().dialect.name == "postgresql":
+            # not locked by us: new, or held by another worker (it exists)
+            busy = set(session.scalars(select(Episode.id).where(Episode.id.in_(unlocked))))
     # 2. Which message ids were applied before (re-deliveries); which evidence is indexed.
     seen: set[str] = set()
     if episode_messages:
@@ -161,12 +202,15 @@ def _apply_batch(
         )
         indexed = {(n, e, name): sha for n, e, name, sha in rows}
     # 3. Apply in arrival order, in memory; new episodes are added in id order at the end.
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome | _Busy] = []
     fresh: list[dict[str, Any]] = []
     new_episodes: dict[str, _NewEpisode] = {}
     new_evidence: list[dict[str, Any]] = []
     with session.no_autoflush:
         for item in items:
+            if isinstance(item, EpisodePayload | EvidenceItem) and item.episode_id in busy:
+                outcomes.append(BUSY)
+                continue
             try:
                 if isinstance(item, EpisodePayload):
                     message_id = str(item.id)

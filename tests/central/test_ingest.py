@@ -146,3 +146,44 @@ def test_a_value_too_long_for_postgresql_is_refused_not_cut_short(tmp_path):
         with pytest.raises(DataError):
             ingest_batch(centre, [item])
         assert _count(centre, Evidence) == 0
+
+
+def test_a_batch_does_not_wait_holding_its_locks_for_an_episode_another_worker_holds(tmp_path):
+    """Two workers share the subscription, so their batches touch the same episodes (issue
+    15). A batch commits what it can without waiting for an episode another worker holds,
+    and applies that episode's messages once the holder has committed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from central.episodes.ingest import ingest_batch
+
+    with open_centre("postgresql", tmp_path) as centre:
+        now = centre.clock.now()
+        for episode in ("ep-held", "ep-free"):
+            ingest_episode(centre, episode_payload("stopped", episode, at=now, seq=1))
+        held = episode_payload("warned", "ep-held", at=now, warnings=1, seq=2)
+        free = episode_payload("warned", "ep-free", at=now, warnings=1, seq=2)
+        applied = select(func.count()).select_from(IngestedMessage)
+        applied_free = applied.where(IngestedMessage.id == str(free.id))
+        with ThreadPoolExecutor(1) as worker, centre.db.session() as other_worker:
+            other_worker.scalars(
+                select(Episode).where(Episode.id == "ep-held").with_for_update()
+            ).all()  # the other worker's batch holds this episode, uncommitted
+            batch = worker.submit(ingest_batch, centre, [held, free])
+            pause = threading.Event()  # never set: a bounded wait between looks
+            for _ in range(500):
+                with centre.db.session() as session:
+                    free_done = session.scalar(applied_free) == 1
+                if free_done or batch.done():
+                    break
+                pause.wait(0.01)
+            assert free_done  # committed while the other worker still held ep-held
+            assert not batch.done()  # and ep-held's message waits for it
+            other_worker.commit()
+            outcomes = batch.result(10)
+        assert [(o.applied, o.episode_id) for o in outcomes] == [
+            (True, "ep-held"), (True, "ep-free")
+        ]  # fmt: skip
+        with centre.db.session() as session:
+            assert session.get(Episode, "ep-held").last_seq == 2
+            assert session.get(Episode, "ep-free").last_seq == 2
+            assert session.scalar(applied) == 4

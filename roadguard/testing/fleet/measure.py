@@ -122,6 +122,22 @@ def table(results: Iterable[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def scaling_ceiling(one_worker: RunResult) -> float:
+    """The most two workers can give over one on this machine, from where the CPU went
+    while one worker drained a backlog: the centre's parts (workers, PostgreSQL, the broker)
+    at twice the rate need twice their CPU, and the machine has `os.cpu_count()` cores.
+    On 2 cores, a worker that takes one core by itself caps the ratio below 2 whatever the
+    code does; a figure under 1.8 here says the goal cannot be shown on this machine."""
+    centre = sum(
+        v for k, v in one_worker.cpu_s.items() if k.startswith("worker-") or k in CENTRE_PARTS
+    )
+    cores_used = centre / max(1e-9, one_worker.elapsed_s)
+    return min(2.0, (os.cpu_count() or 1) / max(1e-9, cores_used))
+
+
+CENTRE_PARTS = frozenset({"postgres", "mosquitto"})
+
+
 def cpu_table(results: Iterable[RunResult]) -> str:
     """Where the CPU went during each run, as a share of the machine's cores; `machine`
     includes whatever else the machine was running."""

@@ -206,6 +206,12 @@ class Fleet:
                 db.close()
         return total
 
+    def signal(self, sig: int) -> None:
+        """Signal every host process (SIGSTOP / SIGCONT: see `Rig.run`'s backlog)."""
+        for _first, _count, process in self.hosts:
+            if process.poll() is None:
+                process.send_signal(sig)
+
     def wait_drained(self, timeout: float) -> list[str]:
         answers = self._ask({"cmd": "drain", "timeout": timeout}, timeout + 30)
         return [node for answer in answers for node in answer["undrained"]]
