@@ -60,3 +60,16 @@ def test_bench_capacity_refuses_a_source_it_cannot_read(tmp_path, capsys):
     missing = tmp_path / "nowhere.avi"
     assert main(["bench", "capacity", "--source", str(missing), "--cameras", "1"]) == 2
     assert f"no video file at {missing}" in capsys.readouterr().err
+
+
+def test_bench_capacity_points_at_the_8_bit_model(tmp_path, monkeypatch):
+    """24 cameras on 2 cores need the 8-bit model (issue 15): the float model's answer
+    says how to make it, or where it already is."""
+    import models.weights
+    from edge.cli import _faster_model_hint
+    from models.quantise import QUANTISED_NAME
+
+    monkeypatch.setattr(models.weights, "models_dir", lambda: tmp_path)
+    assert "`roadguard edge quantise`" in _faster_model_hint()
+    (tmp_path / QUANTISED_NAME).write_bytes(b"onnx")
+    assert f"--model {tmp_path / QUANTISED_NAME}" in _faster_model_hint()
