@@ -13,7 +13,7 @@ episodes it touches, by id, before anything is inserted), so two workers on Post
 never deadlock. It does not wait for an episode another worker holds: the shared
 subscription deals a node's messages to both workers in turn, so after an outage their
 batches touch the same episodes, and a worker that waited while holding its own locks made
-the other wait too (two workers ran at 1.1-1.4x one). The messages of a busy episode are
+the other wait for those in turn. The messages of a busy episode are
 applied right after, in a second transaction that waits for it once the first has
 committed and released everything it held. Snapshots carry their `seq` and the workflow
 only moves forward, so applying them after the rest changes nothing. A message the centre
