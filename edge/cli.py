@@ -261,7 +261,7 @@ def _bench_capacity(args: argparse.Namespace) -> int:
 
 def _faster_model_hint() -> str:
     """What to try when the float model does not carry enough cameras: the 8-bit model runs
-    the detector about 2.5x faster (on 2 cores: 24 cameras at 2 detections/s against 20)."""
+    the detector about 2.5x faster (on 2 cores: 28 cameras at 2 detections/s against 18)."""
     from models.quantise import QUANTISED_NAME
     from models.weights import models_dir
 

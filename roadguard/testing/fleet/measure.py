@@ -122,6 +122,9 @@ def table(results: Iterable[RunResult]) -> str:
     return "\n".join(lines)
 
 
+CENTRE_PARTS = frozenset({"postgres", "mosquitto"})  # besides the workers
+
+
 def scaling_ceiling(one_worker: RunResult) -> float:
     """The most two workers can give over one on this machine, from where the CPU went
     while one worker drained a backlog: the centre's parts (workers, PostgreSQL, the broker)
@@ -133,9 +136,6 @@ def scaling_ceiling(one_worker: RunResult) -> float:
     )
     cores_used = centre / max(1e-9, one_worker.elapsed_s)
     return min(2.0, (os.cpu_count() or 1) / max(1e-9, cores_used))
-
-
-CENTRE_PARTS = frozenset({"postgres", "mosquitto"})
 
 
 def cpu_table(results: Iterable[RunResult]) -> str:
