@@ -612,9 +612,9 @@ class _Job:
     error: BaseException | None = None
 
     def outcome(self) -> object:
+        """The job's result, or its error raised (a full disk is already `OutboxFull`:
+        `_commit_jobs` turned it into one for the whole group)."""
         if self.error is not None:
-            if isinstance(self.error, sqlite3.OperationalError) and "full" in str(self.error):
-                raise OutboxFull(f"outbox disk full: {self.error}") from self.error
             raise self.error
         return self.result
 

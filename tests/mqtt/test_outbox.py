@@ -167,3 +167,16 @@ def test_bookkeeping_rides_in_the_next_commit_and_reads_never_wait(tmp_path: Pat
     assert outbox.depth == 1
     outbox.close()
     assert Outbox(tmp_path / "o.sqlite").depth == 1
+
+
+def test_a_full_disk_is_reported_as_outbox_full(tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" reaches the caller as `OutboxFull`, and the rows
+    already stored stay."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    _enqueue(outbox, "episode")
+    pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+    outbox._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk has no more room
+    with pytest.raises(OutboxFull, match="disk full"):
+        _enqueue(outbox, "episode", size=200_000)
+    assert [s.message.msg_id for s in outbox.pending()] == ["episode-1"]
+    assert outbox.depth == 1
